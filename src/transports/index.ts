@@ -1,0 +1,72 @@
+import { ErrorCode, PlexusError } from '../errors/index.js';
+import type { ByteChannel } from './channel.js';
+import { InprocHub } from './inproc.js';
+import { tcpTransport, tlsTransport, unixTransport } from './net.js';
+import { stdioTransport } from './stdio.js';
+import type { DialOptions, ListenOptions, Listener, TransportFactory, TransportTable } from './types.js';
+import { wsTransport } from './ws.js';
+import { parseAddress } from './address.js';
+
+export * from './types.js';
+export * from './channel.js';
+export * from './address.js';
+export { FramedTransport, connectionLost, DEFAULT_MAX_FRAME_BYTES, type TransportSink, type FramedTransportOptions, type Lane } from './framed.js';
+export { InprocHub, inprocPair } from './inproc.js';
+export { channelFromStreams } from './stdio.js';
+export { StreamChannel } from './stream-channel.js';
+
+/** The hub used for `inproc://` when the caller passes none. */
+export const defaultInprocHub = new InprocHub();
+
+const inprocTransport: TransportFactory = {
+  async dial(url, options) {
+    return (options.inproc ?? defaultInprocHub).dial(url.host + url.pathname);
+  },
+  async listen(url, options, accept) {
+    const name = url.host + url.pathname;
+    const stop = (options.inproc ?? defaultInprocHub).listen(name, accept);
+    return { url: `inproc://${name}`, close: async () => stop() };
+  },
+};
+
+/**
+ * The transports Plexus ships, by URL scheme. Pass your own table (spread this one)
+ * to `connect`/`startBroker` to add or replace one; nothing is registered globally.
+ */
+export const defaultTransports: TransportTable = Object.freeze({
+  'inproc:': inprocTransport,
+  'unix:': unixTransport,
+  'tcp:': tcpTransport,
+  'tls:': tlsTransport,
+  'ws:': wsTransport,
+  'wss:': wsTransport,
+  'stdio:': stdioTransport,
+});
+
+function pick(table: TransportTable, url: URL): TransportFactory {
+  const t = Object.hasOwn(table, url.protocol) ? table[url.protocol] : undefined;
+  if (!t) {
+    throw new PlexusError(
+      ErrorCode.UNSUPPORTED_TRANSPORT,
+      `no transport for ${url.protocol}// (known: ${Object.keys(table).join(', ')})`,
+    );
+  }
+  return t;
+}
+
+/** Dial an address with the transport its scheme names. */
+export async function dial(address: string, options: DialOptions = {}, table: TransportTable = defaultTransports): Promise<ByteChannel> {
+  const url = parseAddress(address);
+  return pick(table, url).dial(url, options);
+}
+
+/** Listen on an address with the transport its scheme names. */
+export async function listen(
+  address: string,
+  options: ListenOptions,
+  accept: (channel: ByteChannel) => void,
+  table: TransportTable = defaultTransports,
+): Promise<Listener> {
+  const url = parseAddress(address);
+  return pick(table, url).listen(url, options, accept);
+}

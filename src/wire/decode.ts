@@ -1,0 +1,187 @@
+import { ErrorCode, PlexusError } from '../errors/index.js';
+import { HEADER_BYTES, KNOWN_FLAGS, MIN_BODY_BYTES, frameTypeName, isKnownFrameType } from './constants.js';
+import type { Frame } from './frame.js';
+import { validateHeaderBlock } from './headers.js';
+import { readUtf8 } from './utf8.js';
+
+/** Receives frames from a decoder, in order. */
+export interface FrameSink {
+  onFrame(frame: Frame): void;
+}
+
+/** Options for {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /**
+   * Largest frame accepted, counting the 4-byte length prefix. Checked against the
+   * length prefix before anything is allocated for the frame. Required: there is no
+   * safe default for every caller.
+   */
+  readonly maxFrameBytes: number;
+}
+
+const enum State {
+  Length,
+  Body,
+  Failed,
+}
+
+/**
+ * Incremental decoder for the length-prefixed frame stream (docs/protocol.md).
+ *
+ * A small explicit state machine: feed it chunks of any size with `push`; each complete
+ * frame goes to the sink; an incomplete frame is simply a state. Malformed input returns
+ * a coded `PlexusError` (and the decoder stays failed) — it never throws for bad bytes,
+ * so one hostile peer costs only its own connection.
+ */
+export class FrameDecoder {
+  private readonly max: number;
+  private state = State.Length;
+  /** Partial length prefix or partial body, assembled across chunks. */
+  private partial: Uint8Array | undefined;
+  private filled = 0;
+  private lenBytes = new Uint8Array(4);
+  private error: PlexusError | undefined;
+
+  constructor(options: FrameDecoderOptions) {
+    if (!(options.maxFrameBytes >= HEADER_BYTES)) throw new RangeError('maxFrameBytes must be at least 20');
+    this.max = options.maxFrameBytes;
+  }
+
+  /** Bytes held for an incomplete frame (0 between frames). */
+  get buffered(): number {
+    return this.state === State.Body ? this.filled : this.state === State.Length ? this.filled : 0;
+  }
+
+  /** The error that failed this decoder, if any. */
+  get failure(): PlexusError | undefined {
+    return this.error;
+  }
+
+  /**
+   * Feed bytes. Emits every complete frame to `sink`. Returns an error (and stops) on
+   * malformed input; returns undefined otherwise.
+   */
+  push(chunk: Uint8Array, sink: FrameSink): PlexusError | undefined {
+    if (this.state === State.Failed) return this.error;
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n) {
+      if (this.state === State.Length) {
+        if (this.filled === 0 && n - pos >= 4) {
+          // Fast path: a whole frame (or at least its prefix) inside this chunk.
+          const body = readU32(chunk, pos);
+          const err = this.checkLength(body);
+          if (err) return this.fail(err);
+          const total = body + 4;
+          if (n - pos >= total) {
+            const e = this.emit(chunk.subarray(pos, pos + total), sink);
+            if (e) return this.fail(e);
+            pos += total;
+            continue;
+          }
+          this.partial = new Uint8Array(total);
+          this.partial.set(chunk.subarray(pos), 0);
+          this.filled = n - pos;
+          this.state = State.Body;
+          return undefined;
+        }
+        // Slow path: the length prefix is split across chunks.
+        while (this.filled < 4 && pos < n) this.lenBytes[this.filled++] = chunk[pos++]!;
+        if (this.filled < 4) return undefined;
+        const body = readU32(this.lenBytes, 0);
+        const err = this.checkLength(body);
+        if (err) return this.fail(err);
+        this.partial = new Uint8Array(body + 4);
+        this.partial.set(this.lenBytes, 0);
+        this.state = State.Body;
+        continue;
+      }
+      // State.Body: filling `partial`.
+      const buf = this.partial!;
+      const take = Math.min(buf.length - this.filled, n - pos);
+      buf.set(chunk.subarray(pos, pos + take), this.filled);
+      this.filled += take;
+      pos += take;
+      if (this.filled === buf.length) {
+        this.partial = undefined;
+        this.filled = 0;
+        this.state = State.Length;
+        const e = this.emit(buf, sink);
+        if (e) return this.fail(e);
+      }
+    }
+    return undefined;
+  }
+
+  private checkLength(body: number): PlexusError | undefined {
+    if (body < MIN_BODY_BYTES) {
+      return new PlexusError(ErrorCode.MALFORMED_FRAME, `frame length ${body} is below the minimum ${MIN_BODY_BYTES}`);
+    }
+    if (body + 4 > this.max) {
+      return new PlexusError(ErrorCode.FRAME_TOO_LARGE, `frame of ${body + 4} bytes exceeds the limit of ${this.max}`);
+    }
+    return undefined;
+  }
+
+  private fail(err: PlexusError): PlexusError {
+    this.state = State.Failed;
+    this.partial = undefined;
+    this.error = err;
+    return err;
+  }
+
+  /** Parse one whole frame (`bytes` spans exactly the frame) and hand it to the sink. */
+  private emit(bytes: Uint8Array, sink: FrameSink): PlexusError | undefined {
+    const frame = parseFrame(bytes);
+    if (frame instanceof PlexusError) return frame;
+    sink.onFrame(frame);
+    return undefined;
+  }
+}
+
+/** Parse exactly one frame occupying all of `bytes`. Returns a coded error if malformed. */
+export function parseFrame(bytes: Uint8Array): Frame | PlexusError {
+  const type = bytes[4]!;
+  const flags = bytes[5]!;
+  if (!isKnownFrameType(type)) {
+    return new PlexusError(ErrorCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
+  }
+  if ((flags & ~KNOWN_FLAGS) !== 0) {
+    return new PlexusError(ErrorCode.MALFORMED_FRAME, `unknown flag bits 0x${flags.toString(16)} in ${frameTypeName(type)}`);
+  }
+  const sl = (bytes[14]! << 8) | bytes[15]!;
+  const rl = (bytes[16]! << 8) | bytes[17]!;
+  const hl = (bytes[18]! << 8) | bytes[19]!;
+  const subjectEnd = HEADER_BYTES + sl;
+  const replyEnd = subjectEnd + rl;
+  const headersEnd = replyEnd + hl;
+  if (headersEnd > bytes.length) {
+    return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} field lengths exceed the frame`);
+  }
+  const subject = sl === 0 ? '' : readUtf8(bytes, HEADER_BYTES, subjectEnd);
+  const reply = rl === 0 ? '' : readUtf8(bytes, subjectEnd, replyEnd);
+  if (subject === undefined || reply === undefined) {
+    return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} subject is not valid UTF-8`);
+  }
+  let headers: Uint8Array | undefined;
+  if (hl > 0) {
+    headers = bytes.subarray(replyEnd, headersEnd);
+    if (!validateHeaderBlock(headers)) {
+      return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} header block is malformed`);
+    }
+  }
+  return {
+    type,
+    flags,
+    id: readU32(bytes, 6),
+    aux: readU32(bytes, 10),
+    subject,
+    reply,
+    headers,
+    payload: bytes.subarray(headersEnd),
+  };
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}

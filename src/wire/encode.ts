@@ -1,0 +1,78 @@
+import { HEADER_BYTES, KNOWN_FLAGS, MAX_FIELD_BYTES } from './constants.js';
+import { EMPTY, type FrameInit } from './frame.js';
+import { writeUtf8 } from './utf8.js';
+
+/**
+ * An upper bound on the encoded size of `init`, cheap to compute (strings counted at
+ * 3 bytes per UTF-16 unit). Use it to reserve space before `writeFrame`.
+ */
+export function maxEncodedLength(init: FrameInit): number {
+  return (
+    HEADER_BYTES +
+    3 * ((init.subject?.length ?? 0) + (init.reply?.length ?? 0)) +
+    (init.headers?.length ?? 0) +
+    (init.payload?.length ?? 0)
+  );
+}
+
+/**
+ * Write `init` as one frame at `offset` of `buf` (which must have `maxEncodedLength`
+ * bytes free) and return the offset after it. Throws RangeError for fields that do
+ * not fit their 16-bit lengths — callers validate user input before this point.
+ */
+export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): number {
+  const flags = init.flags ?? 0;
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new RangeError(`unknown flag bits 0x${flags.toString(16)}`);
+  const id = init.id ?? 0;
+  const aux = init.aux ?? 0;
+  const headers = init.headers;
+  const payload = init.payload ?? EMPTY;
+  const hl = headers?.length ?? 0;
+  if (hl > MAX_FIELD_BYTES) throw new RangeError('header block too large');
+
+  let o = offset + HEADER_BYTES;
+  const subjectEnd = init.subject ? writeUtf8(buf, o, init.subject) : o;
+  const sl = subjectEnd - o;
+  o = subjectEnd;
+  const replyEnd = init.reply ? writeUtf8(buf, o, init.reply) : o;
+  const rl = replyEnd - o;
+  o = replyEnd;
+  if (sl > MAX_FIELD_BYTES || rl > MAX_FIELD_BYTES) throw new RangeError('subject too long');
+  if (headers !== undefined && hl > 0) {
+    buf.set(headers, o);
+    o += hl;
+  }
+  if (payload.length > 0) {
+    buf.set(payload, o);
+    o += payload.length;
+  }
+  const body = o - offset - 4;
+  buf[offset] = body >>> 24;
+  buf[offset + 1] = (body >>> 16) & 0xff;
+  buf[offset + 2] = (body >>> 8) & 0xff;
+  buf[offset + 3] = body & 0xff;
+  buf[offset + 4] = init.type;
+  buf[offset + 5] = flags;
+  buf[offset + 6] = id >>> 24;
+  buf[offset + 7] = (id >>> 16) & 0xff;
+  buf[offset + 8] = (id >>> 8) & 0xff;
+  buf[offset + 9] = id & 0xff;
+  buf[offset + 10] = aux >>> 24;
+  buf[offset + 11] = (aux >>> 16) & 0xff;
+  buf[offset + 12] = (aux >>> 8) & 0xff;
+  buf[offset + 13] = aux & 0xff;
+  buf[offset + 14] = sl >>> 8;
+  buf[offset + 15] = sl & 0xff;
+  buf[offset + 16] = rl >>> 8;
+  buf[offset + 17] = rl & 0xff;
+  buf[offset + 18] = hl >>> 8;
+  buf[offset + 19] = hl & 0xff;
+  return o;
+}
+
+/** Encode one frame into a new, exactly sized array. */
+export function encodeFrame(init: FrameInit): Uint8Array {
+  const tmp = new Uint8Array(maxEncodedLength(init));
+  const end = writeFrame(tmp, 0, init);
+  return end === tmp.length ? tmp : tmp.slice(0, end);
+}

@@ -1,0 +1,35 @@
+import { FrameType } from './constants.js';
+
+/**
+ * A decoded frame. `subject`, `reply` and `payload` are views decoded from one frame;
+ * `headers` is the raw header block (decode with `decodeHeaders`) so routers that
+ * only forward it never pay for parsing.
+ */
+export interface Frame {
+  type: FrameType;
+  flags: number;
+  /** Subscription id, stream id, nonce: meaning depends on `type` (docs/protocol.md). */
+  id: number;
+  /** Timeout ms (requests), byte offset (streams): meaning depends on `type`. */
+  aux: number;
+  subject: string;
+  reply: string;
+  headers: Uint8Array | undefined;
+  payload: Uint8Array;
+}
+
+/** Fields for encoding a frame; everything but `type` is optional. */
+export interface FrameInit {
+  type: FrameType;
+  flags?: number;
+  id?: number;
+  aux?: number;
+  subject?: string;
+  reply?: string;
+  /** An encoded header block (see `encodeHeaders`). */
+  headers?: Uint8Array;
+  payload?: Uint8Array;
+}
+
+/** An empty payload shared by frames that carry none. */
+export const EMPTY = new Uint8Array(0);
