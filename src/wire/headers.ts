@@ -16,6 +16,9 @@ export const RESERVED_PREFIX = ':';
 /** The header the broker stamps with the sender's authenticated identity. */
 export const FROM_HEADER = ':from';
 
+/** The header the broker stamps with the sender's connection id (for replies and audits). */
+export const CONN_HEADER = ':conn';
+
 /**
  * Encode headers into a block: u16 count, then per entry u16 key length, key bytes,
  * u16 value length, value bytes (UTF-8, big-endian lengths). Returns `undefined` for an
@@ -87,19 +90,19 @@ export function hasReservedHeader(block: Uint8Array): boolean {
 }
 
 /**
- * Append one entry to an encoded block (or start a block). Used by the broker to stamp
+ * Append encoded entries (`entries` of them) to an encoded block (or start a block). Used by the broker to stamp
  * `:from` without re-encoding the sender's headers. Returns undefined if it would
  * exceed the 65,535-byte block limit.
  */
-export function appendHeader(block: Uint8Array | undefined, entry: Uint8Array): Uint8Array | undefined {
+export function appendHeader(block: Uint8Array | undefined, entry: Uint8Array, entries = 1): Uint8Array | undefined {
   const base = block ?? new Uint8Array([0, 0]);
   const count = (base[0]! << 8) | base[1]!;
-  if (count === 0xffff || base.length + entry.length > MAX_FIELD_BYTES) return undefined;
+  if (count + entries > 0xffff || base.length + entry.length > MAX_FIELD_BYTES) return undefined;
   const out = new Uint8Array(base.length + entry.length);
   out.set(base, 0);
   out.set(entry, base.length);
-  out[0] = (count + 1) >> 8;
-  out[1] = (count + 1) & 0xff;
+  out[0] = (count + entries) >> 8;
+  out[1] = (count + entries) & 0xff;
   return out;
 }
 

@@ -5,3 +5,4 @@ export * from './encode.js';
 export * from './decode.js';
 export * from './headers.js';
 export { utf8Length, writeUtf8, readUtf8, encodeUtf8 } from './utf8.js';
+export * from './subject.js';

@@ -1,0 +1,437 @@
+import { ErrorCode, PlexusError, type ErrorCode as Code } from '../errors/index.js';
+import type { FramedTransport, TransportSink } from '../transports/index.js';
+import {
+  CONN_HEADER,
+  FROM_HEADER,
+  Flag,
+  FrameType,
+  PROTOCOL_VERSION,
+  appendHeader,
+  encodeHeaders,
+  encodeUtf8,
+  frameTypeName,
+  hasReservedHeader,
+  readUtf8,
+  subjectProblem,
+  type Frame,
+} from '../wire/index.js';
+import { CompiledPermissions, type Credentials } from './auth.js';
+import type { BrokerContext } from './context.js';
+import type { RequestParty } from './requests.js';
+import type { Route } from './router.js';
+
+type State = 'hello' | 'open' | 'closed';
+
+const PROTOCOL_FEATURES = ['headers', 'requests', 'cancel', 'streams', 'no-responders', 'responder-gone'];
+
+let nextConn = 1;
+
+/**
+ * One client connection inside the broker: the HELLO handshake, permission checks,
+ * routing of what the client publishes, delivery of what it subscribed to, and the
+ * slow-consumer policy for its outbound queue.
+ */
+export class Session implements TransportSink, RequestParty {
+  readonly connId: string;
+  readonly tracked = new Set<string>();
+  readonly subs = new Map<number, Route<Session>>();
+  readonly createdAt = Date.now();
+  identity = '';
+  name = '';
+  msgsIn = 0;
+  msgsOut = 0;
+  dropped = 0;
+  lastIn = Date.now();
+  private state: State = 'hello';
+  private permissions = new CompiledPermissions(undefined);
+  /** Header block `:from` + `:conn`, stamped on messages without headers of their own. */
+  private stampBlock: Uint8Array = new Uint8Array([0, 0]);
+  private stampEntries: Uint8Array = new Uint8Array(0);
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Slow targets this session stopped reading for (policy `block`). */
+  private readonly blockedOn = new Set<Session>();
+  /** Publishers paused because this session is slow. */
+  private readonly blockers = new Set<Session>();
+  private slowTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly ctx: BrokerContext,
+    readonly transport: FramedTransport,
+  ) {
+    this.connId = `${ctx.serverId}-${nextConn++}`;
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** True while this session's reads are paused by the slow-consumer policy. */
+  get isBlocked(): boolean {
+    return this.blockedOn.size > 0;
+  }
+
+  start(): void {
+    this.transport.start(this);
+    this.authTimer = setTimeout(() => {
+      if (this.state === 'hello') {
+        this.ctx.counters.authFailures++;
+        this.fail(new PlexusError(ErrorCode.AUTH_TIMEOUT, `no HELLO within ${this.ctx.options.authTimeoutMs} ms`));
+      }
+    }, this.ctx.options.authTimeoutMs);
+    this.authTimer.unref?.();
+  }
+
+  // ---- inbound -------------------------------------------------------------------
+
+  onFrame(f: Frame): void {
+    this.lastIn = Date.now();
+    if (this.state === 'hello') {
+      if (f.type !== FrameType.HELLO) {
+        this.ctx.counters.protocolErrors++;
+        this.fail(new PlexusError(ErrorCode.PROTOCOL, `expected HELLO, got ${frameTypeName(f.type)}`));
+        return;
+      }
+      this.onHello(f);
+      return;
+    }
+    if (this.state !== 'open') return;
+    switch (f.type) {
+      case FrameType.PUB:
+        this.onPub(f);
+        return;
+      case FrameType.SUB:
+        this.onSub(f);
+        return;
+      case FrameType.UNSUB:
+        this.onUnsub(f);
+        return;
+      case FrameType.CANCEL:
+        if (!this.ctx.requests.cancel(f.subject, this, readUtf8(f.payload, 0, f.payload.length) ?? '')) this.onDirected(f);
+        return;
+      case FrameType.CREDIT:
+      case FrameType.DATA:
+      case FrameType.END:
+        this.onDirected(f);
+        return;
+      case FrameType.PING:
+        this.transport.send({ type: FrameType.PONG, id: f.id });
+        return;
+      case FrameType.PONG:
+      case FrameType.ERR:
+        return;
+      case FrameType.GOODBYE:
+        this.close();
+        return;
+      default:
+        this.ctx.counters.protocolErrors++;
+        this.fail(new PlexusError(ErrorCode.PROTOCOL, `${frameTypeName(f.type)} is not valid from a client`));
+    }
+  }
+
+  private onHello(f: Frame): void {
+    let hello: Record<string, unknown>;
+    try {
+      const text = readUtf8(f.payload, 0, f.payload.length);
+      const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      hello = parsed as Record<string, unknown>;
+    } catch {
+      this.ctx.counters.protocolErrors++;
+      this.fail(new PlexusError(ErrorCode.PROTOCOL, 'HELLO payload must be a JSON object'));
+      return;
+    }
+    if (typeof hello['version'] !== 'number' || hello['version'] < PROTOCOL_VERSION) {
+      this.fail(new PlexusError(ErrorCode.VERSION_MISMATCH, `this broker speaks protocol version ${PROTOCOL_VERSION}`));
+      return;
+    }
+    if (this.ctx.shuttingDown) {
+      this.fail(new PlexusError(ErrorCode.SHUTTING_DOWN, 'the broker is shutting down'));
+      return;
+    }
+    const creds: Credentials = {
+      ...(typeof hello['user'] === 'string' ? { user: hello['user'] } : {}),
+      ...(typeof hello['pass'] === 'string' ? { pass: hello['pass'] } : {}),
+      ...(typeof hello['token'] === 'string' ? { token: hello['token'] } : {}),
+    };
+    let principal;
+    try {
+      principal = this.ctx.auth.authenticate(creds, this.transport.info.certSubject);
+    } catch (err) {
+      this.ctx.counters.authFailures++;
+      this.fail(err as PlexusError);
+      return;
+    }
+    clearTimeout(this.authTimer);
+    this.identity = principal.identity;
+    this.permissions = principal.permissions;
+    this.name = typeof hello['name'] === 'string' ? hello['name'].slice(0, 256) : '';
+    this.stampBlock = encodeHeaders({ [FROM_HEADER]: this.identity, [CONN_HEADER]: this.connId })!;
+    this.stampEntries = this.stampBlock.subarray(2);
+    this.state = 'open';
+    this.ctx.sessionOpened(this);
+    const welcome = {
+      version: PROTOCOL_VERSION,
+      serverId: this.ctx.serverId,
+      connId: this.connId,
+      identity: this.identity,
+      maxPayload: this.ctx.options.maxPayloadBytes,
+      heartbeatMs: this.ctx.options.heartbeatMs,
+      features: PROTOCOL_FEATURES,
+    };
+    this.transport.send({ type: FrameType.WELCOME, payload: encodeUtf8(JSON.stringify(welcome)) }, 'control');
+  }
+
+  private onPub(f: Frame): void {
+    const { counters, options, router, requests } = this.ctx;
+    counters.msgsIn++;
+    counters.bytesIn += f.payload.length;
+    this.msgsIn++;
+    const isRequest = (f.flags & Flag.REQUEST) !== 0;
+    if (f.payload.length > options.maxPayloadBytes) {
+      return this.refuse(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${f.payload.length} bytes exceeds ${options.maxPayloadBytes}`, f);
+    }
+    const problem = subjectProblem(f.subject, false);
+    if (problem) return this.refuse(ErrorCode.INVALID_SUBJECT, `${problem}: ${JSON.stringify(f.subject)}`, f);
+    if (f.reply !== '' && subjectProblem(f.reply, false)) {
+      return this.refuse(ErrorCode.INVALID_SUBJECT, `invalid reply subject ${JSON.stringify(f.reply)}`, f);
+    }
+    if (isRequest && f.reply === '') return this.refuse(ErrorCode.PROTOCOL, 'a request needs a reply subject', f);
+    if (!this.permissions.canPublish(f.subject) && !requests.isResponder(f.subject, this)) {
+      counters.permissionDenied++;
+      return this.refuse(ErrorCode.PERMISSION_DENIED, `not allowed to publish to ${f.subject}`, f);
+    }
+    let headers: Uint8Array;
+    if (f.headers === undefined) headers = this.stampBlock;
+    else {
+      if (hasReservedHeader(f.headers)) {
+        return this.refuse(ErrorCode.INVALID_HEADERS, "header keys starting with ':' are reserved for the broker", f);
+      }
+      const stamped = appendHeader(f.headers, this.stampEntries, 2);
+      if (!stamped) return this.refuse(ErrorCode.INVALID_HEADERS, 'header block too large to stamp the sender', f);
+      headers = stamped;
+    }
+    if (requests.size > 0) requests.answered(f.subject, this);
+
+    const match = router.match(f.subject);
+    let delivered: Session[] | undefined;
+    for (let i = 0; i < match.plain.length; i++) {
+      const r = match.plain[i]!;
+      if (r.owner.deliver(r, f, headers, this) && isRequest) (delivered ??= []).push(r.owner);
+    }
+    for (let g = 0; g < match.groups.length; g++) {
+      const group = match.groups[g]!;
+      // Round-robin over members whose connection is still usable.
+      for (let tries = 0; tries < group.members.length; tries++) {
+        const r = group.members[group.next++ % group.members.length]!;
+        if (!r.owner.isOpen) continue;
+        if (r.owner.deliver(r, f, headers, this) && isRequest) (delivered ??= []).push(r.owner);
+        break;
+      }
+    }
+    if (isRequest) {
+      if (!delivered) {
+        counters.noResponders++;
+        this.sendError(new PlexusError(ErrorCode.NO_RESPONDERS, `no responders for ${f.subject}`), f.reply);
+      } else requests.add(f.reply, this, delivered, f.aux);
+    }
+  }
+
+  /** CREDIT, DATA, END, and CANCEL of a stream: routed by subject to plain subscribers. */
+  private onDirected(f: Frame): void {
+    if (subjectProblem(f.subject, false)) {
+      return this.refuse(ErrorCode.INVALID_SUBJECT, `invalid subject ${JSON.stringify(f.subject)}`, f);
+    }
+    if (!this.permissions.canPublish(f.subject)) {
+      this.ctx.counters.permissionDenied++;
+      return this.refuse(ErrorCode.PERMISSION_DENIED, `not allowed to send to ${f.subject}`, f);
+    }
+    const match = this.ctx.router.match(f.subject);
+    let any = false;
+    for (const r of match.plain) any = r.owner.deliverDirected(r, f, this) || any;
+    if (!any) this.sendError(new PlexusError(ErrorCode.NO_RESPONDERS, `nobody is listening on ${f.subject}`), f.subject);
+  }
+
+  private onSub(f: Frame): void {
+    const { options, router, counters } = this.ctx;
+    if (f.id === 0) return this.refuse(ErrorCode.PROTOCOL, 'subscription id 0 is reserved', f);
+    const problem = subjectProblem(f.subject, true);
+    if (problem) return this.refuse(ErrorCode.INVALID_SUBJECT, `${problem}: ${JSON.stringify(f.subject)}`, f);
+    if (f.reply !== '' && subjectProblem(f.reply, false)) {
+      return this.refuse(ErrorCode.INVALID_SUBJECT, `invalid queue group name ${JSON.stringify(f.reply)}`, f);
+    }
+    if (!this.permissions.canSubscribe(f.subject)) {
+      counters.permissionDenied++;
+      return this.refuse(ErrorCode.PERMISSION_DENIED, `not allowed to subscribe to ${f.subject}`, f);
+    }
+    if (this.subs.has(f.id)) return this.refuse(ErrorCode.PROTOCOL, `subscription id ${f.id} is already in use`, f);
+    if (this.subs.size >= options.maxSubscriptionsPerConnection) {
+      return this.refuse(ErrorCode.MAX_SUBSCRIPTIONS, `at most ${options.maxSubscriptionsPerConnection} subscriptions per connection`, f);
+    }
+    const route: Route<Session> = { owner: this, sid: f.id, subject: f.subject, queue: f.reply };
+    this.subs.set(f.id, route);
+    router.add(route);
+  }
+
+  private onUnsub(f: Frame): void {
+    const route = this.subs.get(f.id);
+    if (!route) return;
+    this.subs.delete(f.id);
+    this.ctx.router.remove(route);
+  }
+
+  // ---- outbound ------------------------------------------------------------------
+
+  /** Deliver a published message to this session's subscription. False if not sent. */
+  deliver(route: Route<Session>, f: Frame, headers: Uint8Array, from: Session | undefined): boolean {
+    if (this.state !== 'open') return false;
+    if (!this.transport.writable && !this.makeRoom(from)) return false;
+    this.transport.send({
+      type: FrameType.MSG,
+      flags: f.flags & (Flag.REQUEST | Flag.PRIORITY),
+      id: route.sid,
+      aux: f.aux,
+      subject: f.subject,
+      reply: f.reply,
+      headers,
+      payload: f.payload,
+    });
+    this.msgsOut++;
+    this.ctx.counters.msgsOut++;
+    this.ctx.counters.bytesOut += f.payload.length;
+    if (!this.transport.writable) this.becameSlow(from);
+    return true;
+  }
+
+  /** Forward a directed frame (stream traffic) to this session's inbox subscription. */
+  deliverDirected(route: Route<Session>, f: Frame, from: Session): boolean {
+    if (this.state !== 'open') return false;
+    if (!this.transport.writable && !this.makeRoom(from)) return false;
+    this.transport.send({ type: f.type, flags: f.flags, id: route.sid, aux: f.aux, subject: f.subject, payload: f.payload });
+    if (!this.transport.writable) this.becameSlow(from);
+    return true;
+  }
+
+  forwardCancel(reply: string, reason: string): void {
+    if (this.state !== 'open') return;
+    this.transport.send({ type: FrameType.CANCEL, subject: reply, payload: encodeUtf8(reason) });
+  }
+
+  sendError(err: PlexusError, subject: string, id = 0): void {
+    if (this.state === 'closed') return;
+    this.transport.send({ type: FrameType.ERR, id, subject, payload: encodeUtf8(JSON.stringify(err.toWire())) });
+  }
+
+  /** Ask the client to go away (graceful shutdown). */
+  goodbye(reason: string): void {
+    if (this.state === 'closed') return;
+    this.transport.send({ type: FrameType.GOODBYE, payload: encodeUtf8(reason) });
+  }
+
+  ping(): void {
+    this.transport.send({ type: FrameType.PING, id: 0 });
+  }
+
+  /** Refuse one frame with a coded ERR; the connection stays open. */
+  private refuse(code: Code, message: string, f: Frame): void {
+    this.sendError(new PlexusError(code, message), f.reply !== '' && f.type === FrameType.PUB ? f.reply : f.subject, f.id);
+  }
+
+  // ---- slow consumers ------------------------------------------------------------
+
+  /** The outbound queue is over its limit before a send: apply the policy. */
+  private makeRoom(from: Session | undefined): boolean {
+    const { slowConsumer, maxPendingBytes } = this.ctx.options;
+    if (slowConsumer === 'drop') {
+      this.dropped++;
+      this.ctx.counters.droppedMsgs++;
+      this.markSlow('drop');
+      return false;
+    }
+    if (slowConsumer === 'disconnect' || this.transport.pendingBytes > 4 * maxPendingBytes) {
+      this.disconnectSlow();
+      return false;
+    }
+    this.becameSlow(from);
+    return true;
+  }
+
+  private becameSlow(from: Session | undefined): void {
+    const policy = this.ctx.options.slowConsumer;
+    if (policy === 'disconnect') {
+      this.disconnectSlow();
+      return;
+    }
+    if (policy === 'block' && from && from !== this && from.state === 'open') from.blockOn(this);
+    this.markSlow(policy);
+  }
+
+  private markSlow(policy: string): void {
+    if (this.slowTimer) return;
+    this.ctx.advisory('SLOW_CONSUMER', { connId: this.connId, identity: this.identity, policy, pendingBytes: this.transport.pendingBytes });
+    this.ctx.counters.slowConsumers++;
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = undefined;
+      if (!this.transport.writable) this.disconnectSlow();
+    }, this.ctx.options.writeDeadlineMs);
+    this.slowTimer.unref?.();
+  }
+
+  private disconnectSlow(): void {
+    this.fail(new PlexusError(ErrorCode.SLOW_CONSUMER, `connection could not keep up: ${this.transport.pendingBytes} bytes pending`));
+  }
+
+  private blockOn(target: Session): void {
+    if (this.blockedOn.has(target)) return;
+    this.blockedOn.add(target);
+    target.blockers.add(this);
+    if (this.blockedOn.size === 1) this.transport.pause();
+  }
+
+  private unblock(target: Session): void {
+    if (!this.blockedOn.delete(target)) return;
+    if (this.blockedOn.size === 0 && this.state !== 'closed') {
+      this.lastIn = Date.now();
+      this.transport.resume();
+    }
+  }
+
+  private releaseBlockers(): void {
+    for (const b of this.blockers) b.unblock(this);
+    this.blockers.clear();
+  }
+
+  onDrain(): void {
+    if (this.slowTimer) {
+      clearTimeout(this.slowTimer);
+      this.slowTimer = undefined;
+    }
+    this.releaseBlockers();
+  }
+
+  // ---- closing -------------------------------------------------------------------
+
+  /** Send a coded error and close this connection. */
+  fail(err: PlexusError): void {
+    if (this.state === 'closed') return;
+    this.transport.fail(err);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  onClose(): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    if (this.slowTimer) clearTimeout(this.slowTimer);
+    for (const route of this.subs.values()) this.ctx.router.remove(route);
+    this.subs.clear();
+    this.releaseBlockers();
+    for (const t of this.blockedOn) t.blockers.delete(this);
+    this.blockedOn.clear();
+    this.ctx.requests.closed(this);
+    this.ctx.sessionClosed(this, wasOpen);
+  }
+}
