@@ -28,6 +28,11 @@ export interface Broker {
   /** Current status snapshot (what /status serves). */
   status(): BrokerStatus;
   /**
+   * Serve one already-connected byte channel, e.g. a child process's stdio made with
+   * `channelFromStreams(child.stdout, child.stdin)`.
+   */
+  accept(channel: ByteChannel): void;
+  /**
    * Graceful shutdown: stop accepting, tell clients GOODBYE, let queued output flush for
    * up to `drainMs`, then close every connection.
    */
@@ -94,7 +99,7 @@ class BrokerImpl implements BrokerContext, Broker {
     this.heartbeat.unref?.();
   }
 
-  private accept(channel: ByteChannel): void {
+  accept(channel: ByteChannel): void {
     const transport = new FramedTransport(channel, {
       maxFrameBytes: this.options.maxFrameBytes,
       highWaterBytes: this.options.maxPendingBytes,

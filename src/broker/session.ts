@@ -287,7 +287,7 @@ export class Session implements TransportSink, RequestParty {
     if (!this.transport.writable && !this.makeRoom(from)) return false;
     this.transport.send({
       type: FrameType.MSG,
-      flags: f.flags & (Flag.REQUEST | Flag.PRIORITY),
+      flags: f.flags & (Flag.REQUEST | Flag.PRIORITY | Flag.ERROR),
       id: route.sid,
       aux: f.aux,
       subject: f.subject,

@@ -52,10 +52,12 @@ export const Flag = {
   REQUEST: 0x02,
   /** CREDIT: the reader lost data and asks the writer to resend from `aux`. */
   RESUME: 0x04,
+  /** PUB/MSG: the payload is an error in its JSON wire form (a failed reply). */
+  ERROR: 0x08,
 } as const;
 
 /** Mask of the flag bits defined in v1. */
-export const KNOWN_FLAGS = Flag.PRIORITY | Flag.REQUEST | Flag.RESUME;
+export const KNOWN_FLAGS = Flag.PRIORITY | Flag.REQUEST | Flag.RESUME | Flag.ERROR;
 
 /**
  * Frames that always travel on the control lane, whatever their flags say: they are

@@ -141,6 +141,10 @@ export class FrameDecoder {
 
 /** Parse exactly one frame occupying all of `bytes`. Returns a coded error if malformed. */
 export function parseFrame(bytes: Uint8Array): Frame | PlexusError {
+  // The decoder always passes a consistent frame; direct callers may not.
+  if (bytes.length < HEADER_BYTES || readU32(bytes, 0) !== bytes.length - 4) {
+    return new PlexusError(ErrorCode.MALFORMED_FRAME, `length prefix does not match the ${bytes.length}-byte frame`);
+  }
   const type = bytes[4]!;
   const flags = bytes[5]!;
   if (!isKnownFrameType(type)) {

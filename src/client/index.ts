@@ -1,0 +1,6 @@
+export { connect, Connection, type ConnectionStatus, type ServerInfo, type ConnectionEvents } from './connection.js';
+export { Message, type Payload, type PublishOptions } from './message.js';
+export { Subscription, type SubscribeOptions, type OverflowPolicy } from './subscription.js';
+export type { RequestOptions } from './requests.js';
+export type { RequestContext, RequestHandler } from './responder.js';
+export type { ConnectOptions } from './options.js';

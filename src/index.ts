@@ -1,0 +1,15 @@
+/**
+ * Plexus public API.
+ *
+ * ```ts
+ * import { startBroker, connect } from 'plexus';
+ * const broker = await startBroker({ listen: ['tcp://127.0.0.1:0'] });
+ * const bus = await connect(broker.urls[0]);
+ * ```
+ */
+export * from './client/index.js';
+export * from './broker/index.js';
+export { PlexusError, ErrorCode, isErrorCode, type WireError } from './errors/index.js';
+export { InprocHub, channelFromStreams, defaultTransports, defaultUrl, defaultSocketPath, DEFAULT_PORTS } from './transports/index.js';
+export type { TransportTable, TransportFactory, ByteChannel, Listener } from './transports/index.js';
+export type { Headers } from './wire/index.js';
