@@ -238,6 +238,9 @@ export class Session implements TransportSink, RequestParty {
 
   /** CREDIT, DATA, END, and CANCEL of a stream: routed by subject to plain subscribers. */
   private onDirected(f: Frame): void {
+    if (f.payload.length > this.ctx.options.maxPayloadBytes) {
+      return this.refuse(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${f.payload.length} bytes exceeds ${this.ctx.options.maxPayloadBytes}`, f);
+    }
     if (subjectProblem(f.subject, false)) {
       return this.refuse(ErrorCode.INVALID_SUBJECT, `invalid subject ${JSON.stringify(f.subject)}`, f);
     }

@@ -24,6 +24,8 @@ import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions
 import { sleep, toBytes } from './payload.js';
 import { RequestManager, type InboxRoute, type RequestHost, type RequestOptions } from './requests.js';
 import { Responders, type RequestHandler, type ResponderHost } from './responder.js';
+import type { PlexusStream } from './stream.js';
+import { StreamListener, openStream, type AcceptStreamsOptions, type OpenStreamOptions, type StreamsHost } from './streams.js';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
 /** Connection states. */
@@ -56,7 +58,7 @@ const INBOX_SID = 1;
  * transport, with heartbeats, reconnect with jittered backoff, resubscription, and a
  * bounded reconnect buffer. Create one with {@link connect}.
  */
-export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, ResponderHost {
+export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, ResponderHost, StreamsHost {
   /** Prefix of this connection's reply subjects; stable across reconnects. */
   readonly inbox: string;
   readonly requestTimeoutMs: number;
@@ -78,6 +80,8 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   private readonly blockedSubs = new Set<Subscription>();
   private readonly pings = new Map<number, { resolve: () => void; reject: (e: unknown) => void; timer: ReturnType<typeof setTimeout> }>();
   private nextPing = 1;
+  private nextStreamToken = 1;
+  private readonly reconnectListeners = new Set<() => void>();
   private lastIn = Date.now();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly stop = new AbortController();
@@ -213,6 +217,50 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
       callback: (msg) => this.responders.handle(msg, handler),
       ...(options.signal ? { signal: options.signal } : {}),
     });
+  }
+
+  // ---- streams -------------------------------------------------------------------
+
+  /**
+   * Open a flow-controlled duplex byte stream to whoever accepts streams on `subject`
+   * (see {@link acceptStreams}). It survives reconnects without losing or duplicating bytes.
+   */
+  stream(subject: string, options?: OpenStreamOptions): Promise<PlexusStream> {
+    try {
+      this.assertUsable();
+      this.checkSubject(subject, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return openStream(this, subject, options);
+  }
+
+  /** Accept streams opened towards `subject`, as an async iterable of streams. */
+  acceptStreams(subject: string, options: AcceptStreamsOptions = {}): StreamListener {
+    this.assertUsable();
+    this.checkSubject(subject, false);
+    return new StreamListener(this, subject, options);
+  }
+
+  /** @internal StreamsHost */
+  nextToken(): string {
+    return `s${(this.nextStreamToken++).toString(36)}`;
+  }
+
+  /** @internal StreamsHost */
+  subscribeCallback(subject: string, queue: string, callback: (msg: Message) => void): { unsubscribe(): void } {
+    return this.subscribe(subject, { queue, callback });
+  }
+
+  /** @internal StreamsHost */
+  get maxPayload(): number {
+    return this.info?.maxPayload ?? 1024 * 1024;
+  }
+
+  /** @internal StreamsHost: called after every successful reconnect. */
+  onReconnect(fn: () => void): () => void {
+    this.reconnectListeners.add(fn);
+    return () => this.reconnectListeners.delete(fn);
   }
 
   // ---- flush / drain / close -----------------------------------------------------
@@ -432,6 +480,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     this.requests.resend();
     if (this.blockedSubs.size > 0) transport.pause();
     this.startHeartbeat(this.opts.heartbeatMs ?? welcome.heartbeatMs);
+    if (this.generation > 1) for (const fn of [...this.reconnectListeners]) fn();
     this.emit('status', 'open');
   }
 

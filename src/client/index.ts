@@ -4,3 +4,5 @@ export { Subscription, type SubscribeOptions, type OverflowPolicy } from './subs
 export type { RequestOptions } from './requests.js';
 export type { RequestContext, RequestHandler } from './responder.js';
 export type { ConnectOptions } from './options.js';
+export { PlexusStream, type StreamOptions } from './stream.js';
+export { StreamListener, type OpenStreamOptions, type AcceptStreamsOptions } from './streams.js';
