@@ -10,6 +10,21 @@ export interface Route<S> {
   readonly subject: string;
   /** Queue group name, or '' for a plain subscription. */
   readonly queue: string;
+  /**
+   * Content filter: every entry must match the message's headers (value `*` = the key is
+   * present). Undefined for no filter.
+   */
+  readonly filter?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Does a header set satisfy a subscription filter? */
+export function filterMatches(filter: Readonly<Record<string, string>>, headers: Readonly<Record<string, string>>): boolean {
+  for (const k of Object.keys(filter)) {
+    const want = filter[k];
+    const have = Object.hasOwn(headers, k) ? headers[k] : undefined;
+    if (have === undefined || (want !== '*' && want !== have)) return false;
+  }
+  return true;
 }
 
 /** A queue group's members for one match, with a round-robin cursor. */

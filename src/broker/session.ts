@@ -7,6 +7,7 @@ import {
   FrameType,
   PROTOCOL_VERSION,
   appendHeader,
+  decodeHeaders,
   encodeHeaders,
   encodeUtf8,
   frameTypeName,
@@ -18,7 +19,7 @@ import {
 import { CompiledPermissions, type Credentials } from './auth.js';
 import type { BrokerContext } from './context.js';
 import type { RequestParty } from './requests.js';
-import type { Route } from './router.js';
+import { filterMatches, type Route } from './router.js';
 
 type State = 'hello' | 'open' | 'closed';
 
@@ -214,8 +215,13 @@ export class Session implements TransportSink, RequestParty {
 
     const match = router.match(f.subject);
     let delivered: Session[] | undefined;
+    // Content filters look at the sender's headers, decoded at most once per message.
+    let decoded: Record<string, string> | undefined;
+    const passes = (r: Route<Session>): boolean =>
+      r.filter === undefined || filterMatches(r.filter, (decoded ??= decodeHeaders(f.headers) ?? {}));
     for (let i = 0; i < match.plain.length; i++) {
       const r = match.plain[i]!;
+      if (!passes(r)) continue;
       if (r.owner.deliver(r, f, headers, this) && isRequest) (delivered ??= []).push(r.owner);
     }
     for (let g = 0; g < match.groups.length; g++) {
@@ -223,7 +229,7 @@ export class Session implements TransportSink, RequestParty {
       // Round-robin over members whose connection is still usable.
       for (let tries = 0; tries < group.members.length; tries++) {
         const r = group.members[group.next++ % group.members.length]!;
-        if (!r.owner.isOpen) continue;
+        if (!r.owner.isOpen || !passes(r)) continue;
         if (r.owner.deliver(r, f, headers, this) && isRequest) (delivered ??= []).push(r.owner);
         break;
       }
@@ -270,7 +276,12 @@ export class Session implements TransportSink, RequestParty {
     if (this.subs.size >= options.maxSubscriptionsPerConnection) {
       return this.refuse(ErrorCode.MAX_SUBSCRIPTIONS, `at most ${options.maxSubscriptionsPerConnection} subscriptions per connection`, f);
     }
-    const route: Route<Session> = { owner: this, sid: f.id, subject: f.subject, queue: f.reply };
+    let filter: Record<string, string> | undefined;
+    if (f.headers !== undefined) {
+      filter = decodeHeaders(f.headers);
+      if (!filter) return this.refuse(ErrorCode.INVALID_HEADERS, 'malformed subscription filter', f);
+    }
+    const route: Route<Session> = { owner: this, sid: f.id, subject: f.subject, queue: f.reply, filter };
     this.subs.set(f.id, route);
     router.add(route);
   }

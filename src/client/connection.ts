@@ -71,6 +71,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   private state: ConnectionStatus = 'connecting';
   private info: ServerInfo | undefined;
   private readonly subs = new Map<number, Subscription>();
+  private readonly subFilters = new Map<number, Uint8Array>();
   private nextSid = INBOX_SID + 1;
   private readonly routes = new Map<string, InboxRoute>();
   private readonly requests: RequestManager;
@@ -164,8 +165,11 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     this.assertUsable();
     this.checkSubject(subject, true);
     if (options.queue !== undefined && options.queue !== '') this.checkSubject(options.queue, false);
+    // Encoded once here so a bad filter throws now, not on every reconnect.
+    const filter = this.encodeHeadersChecked(options.headers);
     const sid = this.nextSid++;
     const sub = new Subscription(this, sid, subject, options);
+    if (filter) this.subFilters.set(sid, filter);
     this.subs.set(sid, sub);
     this.sendSub(sub);
     if (options.signal?.aborted) sub.unsubscribe();
@@ -176,6 +180,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   unsubscribe(sub: Subscription): void {
     if (this.subs.get(sub.sid) !== sub) return;
     this.subs.delete(sub.sid);
+    this.subFilters.delete(sub.sid);
     this.sendFrame({ type: FrameType.UNSUB, id: sub.sid }, 'skip');
   }
 
@@ -400,7 +405,8 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
 
   private sendSub(sub: Subscription): void {
     if (this.state !== 'open' || !this.transport) return; // (re)sent on connect
-    this.transport.send({ type: FrameType.SUB, id: sub.sid, subject: sub.subject, reply: sub.queueName });
+    const filter = this.subFilters.get(sub.sid);
+    this.transport.send({ type: FrameType.SUB, id: sub.sid, subject: sub.subject, reply: sub.queueName, ...(filter ? { headers: filter } : {}) });
   }
 
   private flushDuringDrain(timeoutMs: number): Promise<void> {

@@ -8,6 +8,11 @@ export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'error';
 export interface SubscribeOptions {
   /** Queue group: each message goes to one member of the group. */
   readonly queue?: string;
+  /**
+   * Content-based filter, applied by the broker: only messages whose headers carry every
+   * listed key with the listed value (`*` = any value) are delivered.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Handle each message in a callback instead of iterating (no queue at all). */
   readonly callback?: (msg: Message) => void;
   /** Unsubscribe automatically after this many messages. */
