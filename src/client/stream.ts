@@ -85,6 +85,8 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   private failure: PlexusError | undefined;
   private finished = false;
   private lastPeerFrame = Date.now();
+  private lastAckProgress = Date.now();
+  private readonly lingerMs: number;
   private lastSentFrame = Date.now();
   private peerMissingSince: number | undefined;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -105,6 +107,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
     this.chunkBytes = Math.max(256, Math.min(options.chunkBytes ?? 64 * 1024, host.maxPayload));
     this.peerTimeoutMs = options.peerTimeoutMs ?? 10_000;
     const keepaliveMs = options.keepaliveMs ?? 2000;
+    this.lingerMs = Math.max(1000, 2 * keepaliveMs);
     host.addRoute(token, this);
     this.offReconnect = host.onReconnect(() => this.onReconnect());
     this.timer = setInterval(() => this.tick(keepaliveMs), Math.min(keepaliveMs, 1000));
@@ -171,11 +174,16 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
       this.writeEnded = true;
       this.pump();
     }
-    if (this.peerConsumed >= this.queuedEnd && this.endSent) return Promise.resolve();
+    if (this.endAckedByPeer()) return Promise.resolve();
     return new Promise((resolve, reject) => this.endAcked.push({ resolve, reject }));
   }
 
   private endSent = false;
+
+  /** The reader acknowledged END: its credit counts END as one byte past the data. */
+  private endAckedByPeer(): boolean {
+    return this.endSent && this.peerConsumed > this.queuedEnd;
+  }
 
   private pump(): void {
     if (!this.established || this.failure) return;
@@ -204,11 +212,13 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
 
   private sendCredit(resume: boolean): void {
     this.lastCredit = this.consumed;
+    // Once EOF has been read, the credit is one past the data: it acknowledges END.
+    const eofRead = this.finalOffset !== undefined && this.consumed >= this.finalOffset;
     this.send({
       type: FrameType.CREDIT,
       flags: resume ? Flag.RESUME : 0,
       subject: this.peerSubject,
-      aux: (resume ? this.received : this.consumed) % U32,
+      aux: (resume ? this.received : this.consumed + (eofRead ? 1 : 0)) % U32,
     });
   }
 
@@ -268,7 +278,11 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
 
   /** @internal */
   onFrame(f: Frame): void {
-    if (this.finished) return;
+    if (this.finished) {
+      // Lingering after a clean finish: the writer may not have our final credit yet.
+      if (this.failure === undefined && (f.type === FrameType.END || f.type === FrameType.DATA)) this.sendCredit(false);
+      return;
+    }
     this.lastPeerFrame = Date.now();
     this.peerMissingSince = undefined;
     switch (f.type) {
@@ -280,6 +294,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
         return this.onCredit(f);
       case FrameType.END:
         this.finalOffset = unwrapOffset(f.aux, this.received);
+        if (this.consumed >= this.finalOffset) this.sendCredit(false); // acknowledge END
         this.wakeReader();
         this.maybeFinish();
         return;
@@ -370,10 +385,13 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
       if (this.endSent) this.sendEnd();
       return;
     }
-    if (offset > this.peerConsumed) this.peerConsumed = offset;
+    if (offset > this.peerConsumed) {
+      this.peerConsumed = offset;
+      this.lastAckProgress = Date.now();
+    }
     while (this.unacked.length > 0 && this.unacked[0]!.offset + this.unacked[0]!.bytes.length <= this.peerConsumed) this.unacked.shift();
     this.pump();
-    if (this.endSent && this.peerConsumed >= this.queuedEnd) {
+    if (this.endAckedByPeer()) {
       for (const w of this.endAcked) w.resolve();
       this.endAcked = [];
     }
@@ -416,6 +434,13 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
       this.fail(new PlexusError(ErrorCode.STREAM_PEER_GONE, `no word from the stream peer for ${now - this.lastPeerFrame} ms`));
       return;
     }
+    // Retransmit what the peer has not acknowledged for a while (a frame can be lost
+    // without a reconnect, e.g. under the broker's drop policy); duplicates are discarded.
+    if (this.established && (this.unacked.length > 0 || (this.endSent && !this.endAckedByPeer())) && now - this.lastAckProgress > keepaliveMs) {
+      this.lastAckProgress = now;
+      for (const p of this.unacked) this.sendData(p);
+      if (this.endSent) this.sendEnd();
+    }
     if (this.established && now - this.lastSentFrame >= keepaliveMs) this.sendCredit(false);
   }
 
@@ -427,7 +452,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   }
 
   private maybeFinish(): void {
-    const writeDone = this.writeEnded && this.endSent && this.peerConsumed >= this.queuedEnd;
+    const writeDone = this.endAckedByPeer();
     const readDone = this.finalOffset !== undefined && this.consumed >= this.finalOffset;
     if (writeDone && readDone) this.teardown(undefined);
   }
@@ -454,8 +479,8 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
     this.finished = true;
     clearInterval(this.timer);
     this.offReconnect();
-    // Keep the route a moment so late duplicates are not answered with errors.
-    setTimeout(() => this.host.removeRoute(this.token), 1000).unref?.();
+    // Linger so a peer that missed our final credit can still get it (see onFrame).
+    setTimeout(() => this.host.removeRoute(this.token), err ? 1000 : this.lingerMs).unref?.();
     this.resolveClosed(err);
   }
 
