@@ -90,7 +90,11 @@ export class Router<S> {
       const t = tokens[i]!;
       if (t === '>') {
         const removed = removeFrom(node.rest, route);
-        if (removed) this.count--, this.prune(path), this.cache.clear();
+        if (removed) {
+          this.count--;
+          this.prune(path);
+          this.cache.clear();
+        }
         return removed;
       }
       path.push([node, t]);
@@ -122,6 +126,10 @@ export class Router<S> {
         g.members.push(r);
       }
     }
+    // The round-robin cursor lives in this cached result, which every subscription change
+    // (anywhere) throws away. Starting each fresh result at member 0 sent everything to
+    // the first member whenever subscriptions churned; a random start keeps the spread even.
+    for (const g of groups.values()) g.next = Math.floor(Math.random() * g.members.length);
     const result: Match<S> = { plain, groups: [...groups.values()] };
     if (this.cache.size >= MAX_CACHE) this.cache.clear();
     this.cache.set(subject, result);

@@ -38,8 +38,7 @@ export function subjectProblem(subject: string, allowWildcards: boolean): string
 
 /** True if `subject` has a wildcard token. */
 export function hasWildcard(subject: string): boolean {
-  return subject === '*' || subject === '>' || subject.startsWith('*.') || subject.startsWith('>') ||
-    subject.includes('.*.') || subject.endsWith('.*') || subject.endsWith('.>');
+  return subject.split('.').some((t) => t === '*' || t === '>');
 }
 
 /** Does the (possibly wildcard) `pattern` match the literal `subject`? */
