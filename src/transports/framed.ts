@@ -81,6 +81,8 @@ export class FramedTransport {
   private blocked = false;
   private flushScheduled = false;
   private closing = false;
+  /** channel.end() has been called (once, when a graceful close has flushed). */
+  private ended = false;
   private closed = false;
   private wasAboveHighWater = false;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -133,6 +135,7 @@ export class FramedTransport {
     const before = l.pos;
     l.pos = writeFrame(l.buf, l.pos, init);
     l.bytes += l.pos - before;
+    this.noteHighWater();
     if (useControl || l.pos - l.start >= CHUNK_BYTES) this.flush();
     else this.scheduleFlush();
   }
@@ -145,6 +148,7 @@ export class FramedTransport {
     l.buf.set(bytes, l.pos);
     l.pos += bytes.length;
     l.bytes += bytes.length;
+    this.noteHighWater();
     if (lane === 'control' || l.pos - l.start >= CHUNK_BYTES) this.flush();
     else this.scheduleFlush();
   }
@@ -161,8 +165,7 @@ export class FramedTransport {
     if (this.closed || this.closing) return;
     this.closing = true;
     this.closeReason = reason;
-    this.flush();
-    if (this.pendingBytes === 0) this.channel.end();
+    this.flush(); // ends the channel once nothing is pending
     this.closeTimer = setTimeout(() => this.channel.destroy(), this.closeTimeoutMs);
     this.closeTimer.unref?.();
   }
@@ -206,6 +209,14 @@ export class FramedTransport {
     queueMicrotask(() => this.flush());
   }
 
+  /**
+   * Remember that `writable` has turned false, as soon as it does: a caller that saw it
+   * waits for onDrain, even if the next flush empties the queue in one go.
+   */
+  private noteHighWater(): void {
+    if (this.pendingBytes >= this.highWater) this.wasAboveHighWater = true;
+  }
+
   private checkDrained(): void {
     const pending = this.pendingBytes;
     if (pending >= this.highWater) this.wasAboveHighWater = true;
@@ -213,7 +224,10 @@ export class FramedTransport {
       this.wasAboveHighWater = false;
       this.sink?.onDrain?.();
     }
-    if (this.closing && pending === 0 && !this.blocked) this.channel.end();
+    if (this.closing && !this.ended && pending === 0 && !this.blocked) {
+      this.ended = true;
+      this.channel.end();
+    }
   }
 
   private onChannelDrain(): void {

@@ -57,7 +57,13 @@ function pick(table: TransportTable, url: URL): TransportFactory {
 /** Dial an address with the transport its scheme names. */
 export async function dial(address: string, options: DialOptions = {}, table: TransportTable = defaultTransports): Promise<ByteChannel> {
   const url = parseAddress(address);
-  return pick(table, url).dial(url, options);
+  const transport = pick(table, url);
+  // Checked here once, so no transport starts (and leaves behind) a connection for a
+  // caller who has already given up.
+  if (options.signal?.aborted) {
+    throw new PlexusError(ErrorCode.CANCELLED, `dialing ${url.href} was cancelled`, { cause: options.signal.reason });
+  }
+  return transport.dial(url, options);
 }
 
 /** Listen on an address with the transport its scheme names. */

@@ -23,7 +23,9 @@ class InprocEnd implements ByteChannel {
 
   attach(handlers: ChannelHandlers): void {
     this.handlers = handlers;
-    this.schedule();
+    // Closed before anyone listened (e.g. the dialer gave up at once): still say so.
+    if (this.closed) queueMicrotask(() => handlers.close(this.closeError));
+    else this.schedule();
   }
 
   write(chunk: Uint8Array): boolean {
@@ -96,9 +98,12 @@ class InprocEnd implements ByteChannel {
     queueMicrotask(() => this.handlers?.drain());
   }
 
+  private closeError: Error | undefined;
+
   closeLocal(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeError = err;
     this.inbox.length = 0;
     const h = this.handlers;
     if (h) queueMicrotask(() => h.close(err));

@@ -51,18 +51,24 @@ function awaitConnect(socket: net.Socket, event: string, url: URL, options: Dial
 function serverListener(server: net.Server, url: string, onClose?: () => Promise<void>): Listener {
   return {
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-      }).then(() => onClose?.()),
+    // Stop accepting at once. server.close()'s callback would wait until every accepted
+    // connection has ended, which is not this method's job (and would hang a shutdown
+    // that closes the listener before the connections).
+    close: async () => {
+      if (server.listening) server.close();
+      await onClose?.();
+    },
   };
 }
 
-function bind(server: net.Server, arg: net.ListenOptions): Promise<void> {
+/** Listen; a bind failure (address in use, no permission) becomes a coded config error. */
+export function bind(server: net.Server, arg: net.ListenOptions, url: URL): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: Error): void =>
+      reject(new PlexusError(ErrorCode.CONFIG, `cannot listen on ${url.href}: ${err.message}`, { cause: err }));
+    server.once('error', onError);
     server.listen(arg, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
@@ -77,16 +83,24 @@ async function clearStaleSocket(path: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  const alive = await new Promise<boolean>((resolve) => {
+  // Only "connection refused" proves nobody listens. Anything else (EAGAIN from a full
+  // backlog, EACCES, no answer) may be a live listener whose socket must not be deleted.
+  const verdict = await new Promise<'alive' | 'stale' | 'unsure'>((resolve) => {
     const probe = net.connect(path);
-    probe.once('connect', () => {
+    const done = (v: 'alive' | 'stale' | 'unsure'): void => {
+      clearTimeout(timer);
       probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
+      resolve(v);
+    };
+    const timer = setTimeout(() => done('unsure'), 1000);
+    probe.once('connect', () => done('alive'));
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'stale' : 'unsure'));
   });
-  if (alive) throw new PlexusError(ErrorCode.CONFIG, `another process is already listening on ${path}`);
-  await unlink(path);
+  if (verdict === 'alive') throw new PlexusError(ErrorCode.CONFIG, `another process is already listening on ${path}`);
+  if (verdict === 'unsure') throw new PlexusError(ErrorCode.CONFIG, `${path} exists and may be in use; remove it if it is stale`);
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 /** `unix:///path.sock` — Unix domain sockets (named pipes on Windows). */
@@ -104,7 +118,7 @@ export const unixTransport: TransportFactory = {
       await clearStaleSocket(path);
     }
     const server = net.createServer((socket) => accept(socketChannel(socket, 'unix', path)));
-    await bind(server, { path });
+    await bind(server, { path }, url);
     // The socket is created under the umask (normally 0755, which already refuses other
     // users' connect); tighten to the configured mode at once.
     if (process.platform !== 'win32') await chmod(path, options.socketMode ?? 0o600);
@@ -125,7 +139,7 @@ export const tcpTransport: TransportFactory = {
     const server = net.createServer((socket) =>
       accept(socketChannel(socket, 'tcp', `${socket.remoteAddress}:${socket.remotePort}`)),
     );
-    await bind(server, { host: hostOf(url), port: portOf(url) });
+    await bind(server, { host: hostOf(url), port: portOf(url) }, url);
     const addr = server.address() as net.AddressInfo;
     return serverListener(server, `tcp://${formatHost(addr.address)}:${addr.port}`);
   },
@@ -134,7 +148,10 @@ export const tcpTransport: TransportFactory = {
 /** `tls://host:port` — TLS with optional mutual authentication. */
 export const tlsTransport: TransportFactory = {
   async dial(url, options) {
-    const socket = tls.connect({ servername: hostOf(url), ...options.tls, host: hostOf(url), port: portOf(url) });
+    const host = hostOf(url);
+    // SNI carries host names only (RFC 6066); for an IP the certificate is checked against `host`.
+    const servername = net.isIP(host) === 0 ? host : undefined;
+    const socket = tls.connect({ servername, ...options.tls, host, port: portOf(url) });
     await awaitConnect(socket, 'secureConnect', url, options);
     return socketChannel(socket, 'tls', `${socket.remoteAddress}:${socket.remotePort}`);
   },
@@ -149,7 +166,7 @@ export const tlsTransport: TransportFactory = {
     });
     // A failed handshake (wrong CA, plain-TCP client) only costs that socket.
     server.on('tlsClientError', () => undefined);
-    await bind(server, { host: hostOf(url), port: portOf(url) });
+    await bind(server, { host: hostOf(url), port: portOf(url) }, url);
     const addr = server.address() as net.AddressInfo;
     return serverListener(server, `tls://${formatHost(addr.address)}:${addr.port}`);
   },

@@ -11,6 +11,14 @@ export class StreamChannel implements ByteChannel {
   private done = false;
   /** A socket is both ends at once; stdio is two separate streams. */
   private readonly duplex: boolean;
+  /** What happened before attach(): an error, or the stream closing. */
+  private early: { err: Error | undefined } | undefined;
+  private readonly onEarlyError = (err: Error): void => {
+    this.early = { err: this.early?.err ?? err };
+  };
+  private readonly onEarlyClose = (): void => {
+    this.early ??= { err: undefined };
+  };
 
   constructor(
     private readonly input: Readable,
@@ -19,15 +27,29 @@ export class StreamChannel implements ByteChannel {
   ) {
     this.info = info;
     this.duplex = (input as unknown) === (output as unknown);
+    // Until attach(), remember an error or close instead of letting an unhandled 'error'
+    // crash the process: a TLS 1.3 server refuses a client certificate only after the
+    // client's handshake completed, i.e. after dial() resolved. (Data waits: the streams
+    // stay paused until a 'data' listener is added.)
+    for (const s of this.duplex ? [input] : [input, output]) {
+      s.on('error', this.onEarlyError);
+      s.once('close', this.onEarlyClose);
+    }
   }
 
   attach(handlers: ChannelHandlers): void {
     this.handlers = handlers;
+    for (const s of this.duplex ? [this.input] : [this.input, this.output]) {
+      s.off('error', this.onEarlyError);
+      s.off('close', this.onEarlyClose);
+    }
     const finish = (err?: Error): void => {
       if (this.done) return;
       this.done = true;
       handlers.close(err);
     };
+    const early = this.early;
+    if (early) queueMicrotask(() => finish(early.err));
     this.input.on('data', (chunk: Buffer) => handlers.data(chunk));
     this.output.on('drain', () => handlers.drain());
     this.input.on('error', (err) => {

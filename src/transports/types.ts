@@ -6,7 +6,10 @@ import type { InprocHub } from './inproc.js';
 export interface Listener {
   /** The address it is reachable at, with the real port when 0 was asked for. */
   readonly url: string;
-  /** Stop accepting; existing connections are not touched. */
+  /**
+   * Stop accepting. Settles as soon as no new connection can arrive; connections already
+   * accepted are not touched (nor waited for).
+   */
   close(): Promise<void>;
 }
 
