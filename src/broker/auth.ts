@@ -166,6 +166,8 @@ function checkPassword(u: UserConfig, pass: string): boolean {
     const [kind, salt64, hash64] = u.passwordHash.split(':');
     if (kind !== 'scrypt' || !salt64 || !hash64) return false;
     const want = Buffer.from(hash64, 'base64');
+    // An empty hash would compare equal to scrypt's empty output for every password.
+    if (want.length < 16) return false;
     const got = scryptSync(pass, Buffer.from(salt64, 'base64'), want.length);
     return timingSafeEqual(want, got);
   }
@@ -184,26 +186,69 @@ function tokenKey(token: string): string {
   return createHash('sha256').update(token).digest('base64');
 }
 
+/**
+ * Check a config before anything uses it. A config file is untrusted JSON: every field
+ * is type-checked here so a bad one fails at load time with PLEXUS_ERR_CONFIG instead of
+ * throwing a TypeError inside the broker later (a string where a pattern list belongs
+ * used to pass — iterating its characters — and then crashed the broker on the first
+ * publish; a non-string password crashed the HELLO handler).
+ */
 function validateAuthConfig(cfg: AuthConfig): void {
   const bad = (msg: string): never => {
     throw new PlexusError(ErrorCode.CONFIG, `auth config: ${msg}`);
   };
   if (typeof cfg !== 'object' || cfg === null || !Array.isArray(cfg.users)) bad('"users" must be an array');
   const seen = new Set<string>();
-  for (const u of cfg.users) {
+  const tokens = new Set<string>();
+  for (const u of cfg.users as readonly unknown[] as readonly UserConfig[]) {
+    if (typeof u !== 'object' || u === null || Array.isArray(u)) bad('every entry of "users" must be an object');
     if (typeof u.user !== 'string' || u.user === '') bad('every user needs a non-empty "user"');
     if (seen.has(u.user)) bad(`user ${u.user} appears twice`);
     seen.add(u.user);
     const ways = [u.password, u.passwordHash, u.token].filter((x) => x !== undefined).length;
     if (ways === 0) bad(`user ${u.user} needs a password, passwordHash or token`);
-    for (const kind of ['publish', 'subscribe'] as const) {
-      const rules = u.permissions?.[kind];
-      for (const list of [rules?.allow, rules?.deny]) {
-        for (const p of list ?? []) {
-          const problem = subjectProblem(p, true);
-          if (problem) bad(`user ${u.user}: ${kind} pattern ${JSON.stringify(p)}: ${problem}`);
-        }
+    for (const key of ['password', 'passwordHash', 'token'] as const) {
+      const v = u[key];
+      if (v !== undefined && (typeof v !== 'string' || v === '')) bad(`user ${u.user}: "${key}" must be a non-empty string`);
+    }
+    if (u.passwordHash !== undefined && !validPasswordHash(u.passwordHash)) {
+      bad(`user ${u.user}: "passwordHash" must be scrypt:<salt base64>:<hash base64> as made by hashPassword`);
+    }
+    if (u.token !== undefined) {
+      // Two users with one token: whoever was loaded last would silently win.
+      const k = tokenKey(u.token);
+      if (tokens.has(k)) bad(`user ${u.user}: its token is also another user's token`);
+      tokens.add(k);
+    }
+    validatePermissions(u.permissions, `user ${u.user}`, bad);
+  }
+  // The anonymous permissions are used just like a user's: check them the same way.
+  if (cfg.anonymous !== undefined) validatePermissions(cfg.anonymous, 'anonymous', bad);
+}
+
+function validatePermissions(perms: unknown, who: string, bad: (msg: string) => never): void {
+  if (perms === undefined) return;
+  if (typeof perms !== 'object' || perms === null || Array.isArray(perms)) bad(`${who}: permissions must be an object`);
+  for (const kind of ['publish', 'subscribe'] as const) {
+    const rules = (perms as Permissions)[kind] as unknown;
+    if (rules === undefined) continue;
+    if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) bad(`${who}: "${kind}" must be an object`);
+    for (const listName of ['allow', 'deny'] as const) {
+      const list = (rules as SubjectRules)[listName] as unknown;
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) bad(`${who}: ${kind}.${listName} must be an array of subject patterns`);
+      for (const p of list as unknown[]) {
+        const problem = typeof p === 'string' ? subjectProblem(p, true) : 'not a string';
+        if (problem) bad(`${who}: ${kind} pattern ${JSON.stringify(p)}: ${problem}`);
       }
     }
   }
+}
+
+/** `scrypt:<salt>:<hash>` with a salt and a hash of sensible lengths. */
+function validPasswordHash(h: string): boolean {
+  const [kind, salt64, hash64, extra] = h.split(':');
+  if (kind !== 'scrypt' || !salt64 || !hash64 || extra !== undefined) return false;
+  const hashLen = Buffer.from(hash64, 'base64').length;
+  return Buffer.from(salt64, 'base64').length >= 8 && hashLen >= 16 && hashLen <= 64;
 }

@@ -27,6 +27,12 @@ const PROTOCOL_FEATURES = ['headers', 'requests', 'cancel', 'streams', 'no-respo
 
 let nextConn = 1;
 
+/** Prefix of request reply subjects (docs/protocol.md, request/reply). */
+const INBOX_PREFIX = '_INBOX.';
+
+/** Codes the frame decoder fails a connection with. */
+const DECODE_ERRORS: ReadonlySet<string> = new Set([ErrorCode.MALFORMED_FRAME, ErrorCode.FRAME_TOO_LARGE, ErrorCode.UNKNOWN_FRAME_TYPE]);
+
 /**
  * One client connection inside the broker: the HELLO handshake, permission checks,
  * routing of what the client publishes, delivery of what it subscribed to, and the
@@ -54,6 +60,14 @@ export class Session implements TransportSink, RequestParty {
   /** Publishers paused because this session is slow. */
   private readonly blockers = new Set<Session>();
   private slowTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Subjects of CANCELs that matched no tracked request. CANCEL rides the control lane,
+   * so a request cancelled right after it was sent can overtake its own PUB, still queued
+   * behind bulk data: the broker then saw the CANCEL first, ignored it, and delivered the
+   * request to a responder that was never told to stop. A request whose reply subject is
+   * in here is dropped instead. Bounded (oldest forgotten first).
+   */
+  private readonly earlyCancels = new Set<string>();
 
   constructor(
     private readonly ctx: BrokerContext,
@@ -107,7 +121,10 @@ export class Session implements TransportSink, RequestParty {
         this.onUnsub(f);
         return;
       case FrameType.CANCEL:
-        if (!this.ctx.requests.cancel(f.subject, this, readUtf8(f.payload, 0, f.payload.length) ?? '')) this.onDirected(f);
+        if (!this.ctx.requests.cancel(f.subject, this, readUtf8(f.payload, 0, f.payload.length) ?? '')) {
+          this.rememberEarlyCancel(f.subject);
+          this.onDirected(f);
+        }
         return;
       case FrameType.CREDIT:
       case FrameType.DATA:
@@ -142,6 +159,7 @@ export class Session implements TransportSink, RequestParty {
       return;
     }
     if (typeof hello['version'] !== 'number' || hello['version'] < PROTOCOL_VERSION) {
+      this.ctx.counters.protocolErrors++;
       this.fail(new PlexusError(ErrorCode.VERSION_MISMATCH, `this broker speaks protocol version ${PROTOCOL_VERSION}`));
       return;
     }
@@ -197,9 +215,20 @@ export class Session implements TransportSink, RequestParty {
       return this.refuse(ErrorCode.INVALID_SUBJECT, `invalid reply subject ${JSON.stringify(f.reply)}`, f);
     }
     if (isRequest && f.reply === '') return this.refuse(ErrorCode.PROTOCOL, 'a request needs a reply subject', f);
-    if (!this.permissions.canPublish(f.subject) && !requests.isResponder(f.subject, this)) {
+    // A responder may answer a request it received without publish permission on the
+    // reply subject, but only on an inbox: the requester picks the reply subject, and any
+    // subject here would let it aim the responder's reply (under the responder's identity)
+    // at, say, `bank.transfer`, which neither of them may publish to.
+    const answering = f.subject.startsWith(INBOX_PREFIX) && requests.isResponder(f.subject, this);
+    if (!answering && !this.permissions.canPublish(f.subject)) {
       counters.permissionDenied++;
       return this.refuse(ErrorCode.PERMISSION_DENIED, `not allowed to publish to ${f.subject}`, f);
+    }
+    // A requester must be able to receive on its reply subject. Otherwise the reply could
+    // never reach it and the call would sit out its whole timeout.
+    if (isRequest && !this.permissions.canSubscribe(f.reply)) {
+      counters.permissionDenied++;
+      return this.refuse(ErrorCode.PERMISSION_DENIED, `not allowed to receive replies on ${f.reply}`, f);
     }
     let headers: Uint8Array;
     if (f.headers === undefined) headers = this.stampBlock;
@@ -211,6 +240,7 @@ export class Session implements TransportSink, RequestParty {
       if (!stamped) return this.refuse(ErrorCode.INVALID_HEADERS, 'header block too large to stamp the sender', f);
       headers = stamped;
     }
+    if (isRequest && this.earlyCancels.delete(f.reply)) return; // cancelled before it got here
     if (requests.size > 0) requests.answered(f.subject, this);
 
     const match = router.match(f.subject);
@@ -293,12 +323,17 @@ export class Session implements TransportSink, RequestParty {
     this.ctx.router.remove(route);
   }
 
+  private rememberEarlyCancel(subject: string): void {
+    if (this.earlyCancels.size >= 1024) this.earlyCancels.delete(this.earlyCancels.values().next().value!);
+    this.earlyCancels.add(subject);
+  }
+
   // ---- outbound ------------------------------------------------------------------
 
   /** Deliver a published message to this session's subscription. False if not sent. */
   deliver(route: Route<Session>, f: Frame, headers: Uint8Array, from: Session | undefined): boolean {
     if (this.state !== 'open') return false;
-    if (!this.transport.writable && !this.makeRoom(from)) return false;
+    if (this.overLimit() && !this.makeRoom(from)) return false;
     this.transport.send({
       type: FrameType.MSG,
       flags: f.flags & (Flag.REQUEST | Flag.PRIORITY | Flag.ERROR),
@@ -312,16 +347,16 @@ export class Session implements TransportSink, RequestParty {
     this.msgsOut++;
     this.ctx.counters.msgsOut++;
     this.ctx.counters.bytesOut += f.payload.length;
-    if (!this.transport.writable) this.becameSlow(from);
+    if (this.overLimit()) this.becameSlow(from);
     return true;
   }
 
   /** Forward a directed frame (stream traffic) to this session's inbox subscription. */
   deliverDirected(route: Route<Session>, f: Frame, from: Session): boolean {
     if (this.state !== 'open') return false;
-    if (!this.transport.writable && !this.makeRoom(from)) return false;
+    if (this.overLimit() && !this.makeRoom(from)) return false;
     this.transport.send({ type: f.type, flags: f.flags, id: route.sid, aux: f.aux, subject: f.subject, payload: f.payload });
-    if (!this.transport.writable) this.becameSlow(from);
+    if (this.overLimit()) this.becameSlow(from);
     return true;
   }
 
@@ -352,6 +387,23 @@ export class Session implements TransportSink, RequestParty {
 
   // ---- slow consumers ------------------------------------------------------------
 
+  /**
+   * Is this connection's outbound queue over `maxPendingBytes` even after handing the
+   * coalesced bytes to the channel? `pendingBytes` also counts frames still sitting in the
+   * framer's write-coalescing buffer (flushed on a microtask or at 64 KiB), which a fast
+   * consumer's socket would take at once. Judging by that number alone, a burst of
+   * deliveries from one inbound chunk made perfectly fast consumers "slow" whenever
+   * maxPendingBytes was below a few coalescing chunks: under `block` they were disconnected
+   * by the 4x cap (or their publisher was paused with nothing left to drain, so no
+   * `onDrain` ever resumed it), under `disconnect` they were dropped. Only what the channel
+   * refused counts; flushing also arms the framer's drain notification.
+   */
+  private overLimit(): boolean {
+    if (this.transport.writable) return false;
+    this.transport.flush();
+    return !this.transport.writable;
+  }
+
   /** The outbound queue is over its limit before a send: apply the policy. */
   private makeRoom(from: Session | undefined): boolean {
     const { slowConsumer, maxPendingBytes } = this.ctx.options;
@@ -381,17 +433,31 @@ export class Session implements TransportSink, RequestParty {
 
   private markSlow(policy: string): void {
     if (this.slowTimer) return;
-    this.ctx.advisory('SLOW_CONSUMER', { connId: this.connId, identity: this.identity, policy, pendingBytes: this.transport.pendingBytes });
-    this.ctx.counters.slowConsumers++;
+    // Arm the timer first: it is also the re-entry guard. The advisory below is delivered
+    // like any message, and when this very session subscribes to it (`>`, `$SYS.>`) the
+    // delivery finds it over its limit and comes back here; before, that recursed until
+    // the stack overflowed inside a publisher's data handler and took the broker down.
     this.slowTimer = setTimeout(() => {
       this.slowTimer = undefined;
       if (!this.transport.writable) this.disconnectSlow();
     }, this.ctx.options.writeDeadlineMs);
     this.slowTimer.unref?.();
+    this.ctx.counters.slowConsumers++;
+    this.advise(policy);
   }
 
   private disconnectSlow(): void {
-    this.fail(new PlexusError(ErrorCode.SLOW_CONSUMER, `connection could not keep up: ${this.transport.pendingBytes} bytes pending`));
+    if (this.transport.isClosed) return; // already going (re-entered through the advisory)
+    const pendingBytes = this.transport.pendingBytes;
+    this.fail(new PlexusError(ErrorCode.SLOW_CONSUMER, `connection could not keep up: ${pendingBytes} bytes pending`));
+    // The `disconnect` policy used to close the connection without the advisory (and
+    // without counting it) that the options document for every policy.
+    this.ctx.counters.slowConsumers++;
+    this.advise('disconnect', pendingBytes);
+  }
+
+  private advise(policy: string, pendingBytes = this.transport.pendingBytes): void {
+    this.ctx.advisory('SLOW_CONSUMER', { connId: this.connId, identity: this.identity, name: this.name, policy, pendingBytes });
   }
 
   private blockOn(target: Session): void {
@@ -434,8 +500,11 @@ export class Session implements TransportSink, RequestParty {
     this.transport.close();
   }
 
-  onClose(): void {
+  onClose(err?: Error): void {
     if (this.state === 'closed') return;
+    // Bytes the decoder rejected close the connection inside the framer, never reaching
+    // onFrame: count them here, or /metrics under-reported protocol errors.
+    if (err instanceof PlexusError && DECODE_ERRORS.has(err.code)) this.ctx.counters.protocolErrors++;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     clearTimeout(this.authTimer);

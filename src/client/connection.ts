@@ -605,7 +605,11 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   private onErr(f: Frame): void {
     const err = parseError(f.payload);
     if (f.subject.startsWith(`${this.inbox}.`)) {
-      this.routes.get(f.subject.slice(this.inbox.length + 1))?.onError(err);
+      const route = this.routes.get(f.subject.slice(this.inbox.length + 1));
+      if (route) route.onError(err);
+      // The inbox subscription itself was refused (no subscribe permission on _INBOX.>):
+      // no reply can ever arrive. Report it instead of silently dropping the ERR.
+      else if (f.id === INBOX_SID) this.emit('error', err);
       return;
     }
     const sub = f.id !== 0 ? this.subs.get(f.id) : undefined;

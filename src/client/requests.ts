@@ -130,8 +130,11 @@ export class RequestManager {
       this.host.addRoute(token, p);
       if (timeout > 0) {
         p.timer = setTimeout(() => {
-          this.sendCancel(p, 'timeout');
-          p.settle(new PlexusError(ErrorCode.TIMEOUT, `request to ${subject} timed out after ${timeout} ms`));
+          const err = new PlexusError(ErrorCode.TIMEOUT, `request to ${subject} timed out after ${timeout} ms`);
+          // The reason travels as the error's wire form so the responder aborts with
+          // PLEXUS_ERR_TIMEOUT, not a generic CANCELLED (see responder.ts cancelReason).
+          this.sendCancel(p, JSON.stringify(err.toWire()));
+          p.settle(err);
         }, timeout);
       }
       if (signal) {

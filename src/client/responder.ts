@@ -1,4 +1,4 @@
-import { ErrorCode, PlexusError } from '../errors/index.js';
+import { ErrorCode, PlexusError, isErrorCode } from '../errors/index.js';
 import { Flag, FrameType, type FrameInit } from '../wire/index.js';
 import type { Message, Payload } from './message.js';
 import { toBytes } from './payload.js';
@@ -50,6 +50,10 @@ export class Responders {
       msg.timeoutMs > 0
         ? setTimeout(() => ac.abort(new PlexusError(ErrorCode.TIMEOUT, `the caller's ${msg.timeoutMs} ms deadline passed`)), msg.timeoutMs)
         : undefined;
+    // Once aborted (cancel, caller gone, connection closed) the deadline timer has nothing
+    // left to do. It used to be cleared only when the handler settled, so a handler still
+    // running at close() kept the process alive until the caller's deadline passed.
+    if (timer) ac.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     const ctx: RequestContext = { signal: ac.signal, deadline, from: msg.from };
     const finish = (): void => {
       if (timer) clearTimeout(timer);
@@ -85,7 +89,7 @@ export class Responders {
     const ac = this.active.get(reply);
     if (!ac) return;
     this.active.delete(reply);
-    ac.abort(new PlexusError(ErrorCode.CANCELLED, reason || 'cancelled by the caller'));
+    ac.abort(cancelReason(reason));
   }
 
   /** Abort every running handler (connection closing). */
@@ -122,4 +126,23 @@ export class Responders {
       // Closed while the handler ran.
     }
   }
+}
+
+/**
+ * The abort reason for a CANCEL. Its payload is either plain text (the caller or the
+ * broker cancelled: PLEXUS_ERR_CANCELLED with that text) or the JSON wire form of a
+ * coded error. A caller whose request timed out sends its PLEXUS_ERR_TIMEOUT that way:
+ * its CANCEL always arrives a little before the responder's own deadline timer fires, so
+ * with plain text the handler saw CANCELLED instead of TIMEOUT for a passed deadline.
+ */
+function cancelReason(reason: string): PlexusError {
+  if (reason.startsWith('{')) {
+    try {
+      const wire = JSON.parse(reason) as { code?: unknown };
+      if (isErrorCode(wire.code)) return PlexusError.fromWire(wire);
+    } catch {
+      // Not JSON after all: plain text.
+    }
+  }
+  return new PlexusError(ErrorCode.CANCELLED, reason || 'cancelled by the caller');
 }

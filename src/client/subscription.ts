@@ -125,9 +125,14 @@ export class Subscription implements AsyncIterable<Message> {
           this.dropped++;
           return;
         case 'drop-oldest':
-          this.dropped++;
-          this.queuedBytes -= this.queue[this.head]!.data.length;
-          this.head++;
+          // Discard from the head until the new message fits. The old code dropped one
+          // message unconditionally: into an empty queue (a message larger than
+          // maxPendingBytes) that read `undefined.data` and threw inside the socket's data
+          // handler, and it left dropped messages in the array, which grew without bound.
+          while (this.pending > 0 && (this.pending >= this.maxPending || this.queuedBytes + msg.data.length > this.maxPendingBytes)) {
+            this.shift();
+            this.dropped++;
+          }
           break;
         case 'error':
           this.fail(new PlexusError(ErrorCode.SUBSCRIPTION_OVERFLOW, `subscription to ${this.subject} overflowed (${this.pending} queued)`));
@@ -179,8 +184,8 @@ export class Subscription implements AsyncIterable<Message> {
     this.resolveClosed();
   }
 
-  private take(): Message | undefined {
-    if (this.head >= this.queue.length) return undefined;
+  /** Remove the oldest queued message (the queue must not be empty). */
+  private shift(): Message {
     const msg = this.queue[this.head]!;
     this.queue[this.head] = undefined as unknown as Message;
     this.head++;
@@ -189,6 +194,12 @@ export class Subscription implements AsyncIterable<Message> {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
+    return msg;
+  }
+
+  private take(): Message | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const msg = this.shift();
     if (this.blocked && this.pending <= this.maxPending / 2 && this.queuedBytes <= this.maxPendingBytes / 2) {
       this.blocked = false;
       this.host.setBlocked(this, false);
