@@ -41,6 +41,7 @@ export class FrameDecoder {
   private filled = 0;
   private lenBytes = new Uint8Array(4);
   private error: PlexusError | undefined;
+  private readonly subjects = new SubjectCache();
 
   constructor(options: FrameDecoderOptions) {
     if (!(options.maxFrameBytes >= HEADER_BYTES)) throw new RangeError('maxFrameBytes must be at least 20');
@@ -74,7 +75,7 @@ export class FrameDecoder {
           if (err) return this.fail(err);
           const total = body + 4;
           if (n - pos >= total) {
-            const e = this.emit(chunk.subarray(pos, pos + total), sink);
+            const e = this.emit(chunk, pos, pos + total, sink);
             if (e) return this.fail(e);
             pos += total;
             continue;
@@ -106,7 +107,7 @@ export class FrameDecoder {
         this.partial = undefined;
         this.filled = 0;
         this.state = State.Length;
-        const e = this.emit(buf, sink);
+        const e = this.emit(buf, 0, buf.length, sink);
         if (e) return this.fail(e);
       }
     }
@@ -130,46 +131,88 @@ export class FrameDecoder {
     return err;
   }
 
-  /** Parse one whole frame (`bytes` spans exactly the frame) and hand it to the sink. */
-  private emit(bytes: Uint8Array, sink: FrameSink): PlexusError | undefined {
-    const frame = parseFrame(bytes);
+  /** Parse one whole frame (`buf[start, end)`) and hand it to the sink. */
+  private emit(buf: Uint8Array, start: number, end: number, sink: FrameSink): PlexusError | undefined {
+    const frame = parseFrameAt(buf, start, end, this.subjects);
     if (frame instanceof PlexusError) return frame;
     sink.onFrame(frame);
     return undefined;
   }
 }
 
+/**
+ * Remembers the last subject decoded on a connection: hot streams repeat one subject, and
+ * comparing bytes is several times cheaper than building the string again.
+ */
+class SubjectCache {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private text = '';
+
+  decode(buf: Uint8Array, start: number, end: number): string | undefined {
+    const n = end - start;
+    const last = this.bytes;
+    if (last.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (last[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.text;
+    }
+    const text = readUtf8(buf, start, end);
+    if (text !== undefined && n <= 256) {
+      this.bytes = buf.slice(start, end);
+      this.text = text;
+    }
+    return text;
+  }
+}
+
+/** A plain Uint8Array view (not a Node Buffer: its subarray is slower to make). */
+function view(buf: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, end - start);
+}
+
 /** Parse exactly one frame occupying all of `bytes`. Returns a coded error if malformed. */
 export function parseFrame(bytes: Uint8Array): Frame | PlexusError {
+  return parseFrameAt(bytes, 0, bytes.length, undefined);
+}
+
+function parseFrameAt(buf: Uint8Array, start: number, end: number, subjects: SubjectCache | undefined): Frame | PlexusError {
+  const len = end - start;
   // The decoder always passes a consistent frame; direct callers may not.
-  if (bytes.length < HEADER_BYTES || readU32(bytes, 0) !== bytes.length - 4) {
-    return new PlexusError(ErrorCode.MALFORMED_FRAME, `length prefix does not match the ${bytes.length}-byte frame`);
+  if (len < HEADER_BYTES || readU32(buf, start) !== len - 4) {
+    return new PlexusError(ErrorCode.MALFORMED_FRAME, `length prefix does not match the ${len}-byte frame`);
   }
-  const type = bytes[4]!;
-  const flags = bytes[5]!;
+  const type = buf[start + 4]!;
+  const flags = buf[start + 5]!;
   if (!isKnownFrameType(type)) {
     return new PlexusError(ErrorCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
   }
   if ((flags & ~KNOWN_FLAGS) !== 0) {
     return new PlexusError(ErrorCode.MALFORMED_FRAME, `unknown flag bits 0x${flags.toString(16)} in ${frameTypeName(type)}`);
   }
-  const sl = (bytes[14]! << 8) | bytes[15]!;
-  const rl = (bytes[16]! << 8) | bytes[17]!;
-  const hl = (bytes[18]! << 8) | bytes[19]!;
-  const subjectEnd = HEADER_BYTES + sl;
+  const sl = (buf[start + 14]! << 8) | buf[start + 15]!;
+  const rl = (buf[start + 16]! << 8) | buf[start + 17]!;
+  const hl = (buf[start + 18]! << 8) | buf[start + 19]!;
+  const subjectStart = start + HEADER_BYTES;
+  const subjectEnd = subjectStart + sl;
   const replyEnd = subjectEnd + rl;
   const headersEnd = replyEnd + hl;
-  if (headersEnd > bytes.length) {
+  if (headersEnd > end) {
     return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} field lengths exceed the frame`);
   }
-  const subject = sl === 0 ? '' : readUtf8(bytes, HEADER_BYTES, subjectEnd);
-  const reply = rl === 0 ? '' : readUtf8(bytes, subjectEnd, replyEnd);
+  const subject =
+    sl === 0 ? '' : subjects ? subjects.decode(buf, subjectStart, subjectEnd) : readUtf8(buf, subjectStart, subjectEnd);
+  const reply = rl === 0 ? '' : readUtf8(buf, subjectEnd, replyEnd);
   if (subject === undefined || reply === undefined) {
     return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} subject is not valid UTF-8`);
   }
   let headers: Uint8Array | undefined;
   if (hl > 0) {
-    headers = bytes.subarray(replyEnd, headersEnd);
+    headers = view(buf, replyEnd, headersEnd);
     if (!validateHeaderBlock(headers)) {
       return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} header block is malformed`);
     }
@@ -177,12 +220,12 @@ export function parseFrame(bytes: Uint8Array): Frame | PlexusError {
   return {
     type,
     flags,
-    id: readU32(bytes, 6),
-    aux: readU32(bytes, 10),
+    id: readU32(buf, start + 6),
+    aux: readU32(buf, start + 10),
     subject,
     reply,
     headers,
-    payload: bytes.subarray(headersEnd),
+    payload: view(buf, headersEnd, end),
   };
 }
 

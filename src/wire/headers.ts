@@ -1,5 +1,5 @@
 import { MAX_FIELD_BYTES } from './constants.js';
-import { readUtf8, utf8Length, writeUtf8 } from './utf8.js';
+import { isValidUtf8, readUtf8, utf8Length, writeUtf8 } from './utf8.js';
 
 /**
  * Message headers: string keys to string values. A null-prototype object so keys such
@@ -65,7 +65,21 @@ export function encodeHeaders(headers: Readonly<Record<string, string>> | undefi
  * lengths do not add up exactly, a key is empty, or text is not valid UTF-8.
  */
 export function validateHeaderBlock(block: Uint8Array): boolean {
-  return walkHeaders(block, () => true);
+  if (block.length < 2) return false;
+  const count = (block[0]! << 8) | block[1]!;
+  let o = 2;
+  for (let i = 0; i < count; i++) {
+    if (o + 2 > block.length) return false;
+    const kl = (block[o]! << 8) | block[o + 1]!;
+    o += 2;
+    if (kl === 0 || o + kl + 2 > block.length || !isValidUtf8(block, o, o + kl)) return false;
+    o += kl;
+    const vl = (block[o]! << 8) | block[o + 1]!;
+    o += 2;
+    if (o + vl > block.length || !isValidUtf8(block, o, o + vl)) return false;
+    o += vl;
+  }
+  return o === block.length;
 }
 
 /** Decode a header block; returns `undefined` if it is malformed. Later duplicates win. */

@@ -63,7 +63,8 @@ export function encodeUtf8(s: string): Uint8Array {
  * (overlong forms, surrogates, truncated sequences) so callers can refuse the frame.
  */
 export function readUtf8(buf: Uint8Array, start: number, end: number): string | undefined {
-  // ASCII fast path: most subjects and header keys.
+  // ASCII fast path: most subjects and header keys. fromCharCode.apply over a view is
+  // about twice as fast as concatenating one character at a time.
   let ascii = true;
   for (let i = start; i < end; i++) {
     if (buf[i]! >= 0x80) {
@@ -72,14 +73,10 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string | 
     }
   }
   if (ascii) {
-    if (end - start <= 64) {
-      let s = '';
-      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
-      return s;
-    }
     let s = '';
     for (let i = start; i < end; i += 4096) {
-      s += String.fromCharCode.apply(null, Array.from(buf.subarray(i, Math.min(end, i + 4096))));
+      const stop = Math.min(end, i + 4096);
+      s += String.fromCharCode.apply(null, buf.subarray(i, stop) as unknown as number[]);
     }
     return s;
   }
@@ -124,4 +121,44 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string | 
   let s = '';
   for (let k = 0; k < units.length; k += 4096) s += String.fromCharCode.apply(null, units.slice(k, k + 4096));
   return s;
+}
+
+/**
+ * True if `buf[start, end)` is strict UTF-8 (same rules as `readUtf8`), without building
+ * a string: used to validate header blocks that are forwarded, not read.
+ */
+export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const b0 = buf[i]!;
+    if (b0 < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    let cp: number;
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+      need = 1;
+      min = 0x80;
+      cp = b0 & 0x1f;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      need = 2;
+      min = 0x800;
+      cp = b0 & 0x0f;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+      cp = b0 & 0x07;
+    } else return false;
+    if (i + need >= end) return false;
+    for (let k = 1; k <= need; k++) {
+      const b = buf[i + k]!;
+      if ((b & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += need + 1;
+  }
+  return true;
 }
