@@ -21,7 +21,7 @@ export interface AcceptStreamsOptions extends StreamOptions {
 /** What opening/accepting needs from the connection besides StreamHost. */
 export interface StreamsHost extends StreamHost {
   nextToken(): string;
-  subscribeCallback(subject: string, queue: string, callback: (msg: Message) => void): { unsubscribe(): void };
+  subscribeCallback(subject: string, queue: string, callback: (msg: Message) => void): { unsubscribe(): void; readonly closed: Promise<void> };
 }
 
 /** Open a stream to whoever accepts streams on `subject`. */
@@ -67,7 +67,10 @@ export class StreamListener implements AsyncIterable<PlexusStream> {
     private readonly options: AcceptStreamsOptions,
   ) {
     this.backlog = options.backlog ?? 128;
-    this.sub = host.subscribeCallback(subject, options.queue ?? '_streams', (msg) => this.onOpen(msg));
+    const sub = host.subscribeCallback(subject, options.queue ?? '_streams', (msg) => this.onOpen(msg));
+    this.sub = sub;
+    // The connection closing ends the subscription: end the iteration too.
+    void sub.closed.then(() => this.close());
   }
 
   private onOpen(msg: Message): void {

@@ -178,3 +178,11 @@ test('the Node Duplex adapter pipes with backpressure and EOF', async (t) => {
   await within(eof, 5000, 'EOF on the duplex');
   listener.close();
 });
+
+test('iterating acceptStreams ends when the connection closes', async (t) => {
+  const { a } = await setup(t);
+  const next = a.acceptStreams('closing')[Symbol.asyncIterator]().next();
+  await a.close();
+  const r = await within(next, 2000, 'acceptStreams iteration');
+  assert.equal(r.done, true);
+});
