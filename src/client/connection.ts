@@ -253,7 +253,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   }
 
   /** @internal StreamsHost */
-  subscribeCallback(subject: string, queue: string, callback: (msg: Message) => void): { unsubscribe(): void } {
+  subscribeCallback(subject: string, queue: string, callback: (msg: Message) => void): Subscription {
     return this.subscribe(subject, { queue, callback });
   }
 
