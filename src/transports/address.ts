@@ -19,6 +19,12 @@ export function parseAddress(address: string): URL {
   if ((url.protocol === 'tcp:' || url.protocol === 'tls:') && url.hostname === '') {
     throw new PlexusError(ErrorCode.INVALID_URL, `${address} needs a host, e.g. ${url.protocol}//127.0.0.1:${DEFAULT_PORTS.tcp}`);
   }
+  if (url.port === '' && (url.protocol === 'ws:' || url.protocol === 'wss:')) {
+    // WHATWG URL drops a port equal to the scheme default (80/443); remember an explicit
+    // one so `ws://host:80` dials 80 rather than Plexus's own default.
+    const m = /^wss?:\/\/(?:[^/@]*@)?(?:\[[^\]]*\]|[^/:]*):(\d+)/i.exec(address);
+    if (m) explicitPorts.set(url, Number(m[1]));
+  }
   if (url.protocol === 'unix:' && unixPath(url) === '') {
     throw new PlexusError(ErrorCode.INVALID_URL, `${address} needs a socket path, e.g. unix:///tmp/plexus.sock`);
   }
@@ -38,9 +44,13 @@ export function toWindowsPipe(path: string): string {
   return `\\\\.\\pipe\\${path.replace(/^[/\\]+/, '').replace(/[/\\:]/g, '-')}`;
 }
 
+const explicitPorts = new WeakMap<URL, number>();
+
 /** TCP port of a URL, defaulting per scheme. */
 export function portOf(url: URL): number {
   if (url.port !== '') return Number(url.port);
+  const explicit = explicitPorts.get(url);
+  if (explicit !== undefined) return explicit;
   switch (url.protocol) {
     case 'ws:':
       return DEFAULT_PORTS.ws;

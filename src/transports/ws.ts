@@ -139,7 +139,10 @@ export const wsTransport: TransportFactory = {
       new PlexusError(ErrorCode.CANCELLED, `connecting to ${url.href} was cancelled`, { cause: signal?.reason });
     // Checked before anything starts: an aborted dial must not leave a socket behind.
     if (signal?.aborted) throw cancelled();
-    const ws = new WebSocket(url.href, { ...(url.protocol === 'wss:' ? options.tls : {}), handshakeTimeout: timeoutMs, maxPayload: 0 });
+    // Spell the port out: the URL parser would otherwise send ws:// without one to 80.
+    const host = url.hostname.includes(':') && !url.hostname.startsWith('[') ? `[${url.hostname}]` : url.hostname;
+    const target = `${url.protocol}//${url.username ? `${url.username}:${url.password}@` : ''}${host}:${portOf(url)}${url.pathname}${url.search}`;
+    const ws = new WebSocket(target, { ...(url.protocol === 'wss:' ? options.tls : {}), handshakeTimeout: timeoutMs, maxPayload: 0 });
     // Made before 'open': its listeners must be in place for a server that speaks first.
     const channel = new WebSocketChannel(ws, { kind: url.protocol.slice(0, -1), remote: url.host });
     await new Promise<void>((resolve, reject) => {
