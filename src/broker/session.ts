@@ -12,9 +12,11 @@ import {
   encodeUtf8,
   frameTypeName,
   hasReservedHeader,
+  payloadLength,
   readUtf8,
   subjectProblem,
   type Frame,
+  type FrameInit,
 } from '../wire/index.js';
 import { CompiledPermissions, type Credentials } from './auth.js';
 import type { BrokerContext } from './context.js';
@@ -22,6 +24,8 @@ import type { RequestParty } from './requests.js';
 import { filterMatches, type Route } from './router.js';
 
 type State = 'hello' | 'open' | 'closed';
+
+const msgInit: FrameInit = { type: FrameType.MSG };
 
 const PROTOCOL_FEATURES = ['headers', 'requests', 'cancel', 'streams', 'no-responders', 'responder-gone'];
 
@@ -50,6 +54,8 @@ export class Session implements TransportSink, RequestParty {
   dropped = 0;
   lastIn = Date.now();
   private state: State = 'hello';
+  /** The last publish subject that passed validation (see onPub). */
+  private lastValidSubject = '';
   private permissions = new CompiledPermissions(undefined);
   /** Header block `:from` + `:conn`, stamped on messages without headers of their own. */
   private stampBlock: Uint8Array = new Uint8Array([0, 0]);
@@ -76,8 +82,14 @@ export class Session implements TransportSink, RequestParty {
     this.connId = `${ctx.serverId}-${nextConn++}`;
   }
 
+  /**
+   * Open and taking traffic. A connection whose transport is already closing (it said
+   * GOODBYE, or was failed) is not: its state turns 'closed' only when the channel is
+   * gone, which can take up to the close timeout, and a message "delivered" in between
+   * was silently lost, even when another queue-group member could have taken it.
+   */
   get isOpen(): boolean {
-    return this.state === 'open';
+    return this.state === 'open' && !this.transport.isClosed;
   }
 
   /** True while this session's reads are paused by the slow-consumer policy. */
@@ -203,14 +215,19 @@ export class Session implements TransportSink, RequestParty {
   private onPub(f: Frame): void {
     const { counters, options, router, requests } = this.ctx;
     counters.msgsIn++;
-    counters.bytesIn += f.payload.length;
+    const size = payloadLength(f);
+    counters.bytesIn += size;
     this.msgsIn++;
     const isRequest = (f.flags & Flag.REQUEST) !== 0;
-    if (f.payload.length > options.maxPayloadBytes) {
-      return this.refuse(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${f.payload.length} bytes exceeds ${options.maxPayloadBytes}`, f);
+    if (size > options.maxPayloadBytes) {
+      return this.refuse(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${size} bytes exceeds ${options.maxPayloadBytes}`, f);
     }
-    const problem = subjectProblem(f.subject, false);
-    if (problem) return this.refuse(ErrorCode.INVALID_SUBJECT, `${problem}: ${JSON.stringify(f.subject)}`, f);
+    // Hot streams repeat one subject (the decoder hands back the same string): check once.
+    if (f.subject !== this.lastValidSubject) {
+      const problem = subjectProblem(f.subject, false);
+      if (problem) return this.refuse(ErrorCode.INVALID_SUBJECT, `${problem}: ${JSON.stringify(f.subject)}`, f);
+      this.lastValidSubject = f.subject;
+    }
     if (f.reply !== '' && subjectProblem(f.reply, false)) {
       return this.refuse(ErrorCode.INVALID_SUBJECT, `invalid reply subject ${JSON.stringify(f.reply)}`, f);
     }
@@ -247,11 +264,9 @@ export class Session implements TransportSink, RequestParty {
     let delivered: Session[] | undefined;
     // Content filters look at the sender's headers, decoded at most once per message.
     let decoded: Record<string, string> | undefined;
-    const passes = (r: Route<Session>): boolean =>
-      r.filter === undefined || filterMatches(r.filter, (decoded ??= decodeHeaders(f.headers) ?? {}));
     for (let i = 0; i < match.plain.length; i++) {
       const r = match.plain[i]!;
-      if (!passes(r)) continue;
+      if (r.filter !== undefined && !filterMatches(r.filter, (decoded ??= decodeHeaders(f.headers) ?? {}))) continue;
       if (r.owner.deliver(r, f, headers, this) && isRequest) (delivered ??= []).push(r.owner);
     }
     for (let g = 0; g < match.groups.length; g++) {
@@ -259,8 +274,11 @@ export class Session implements TransportSink, RequestParty {
       // Round-robin over members whose connection is still usable.
       for (let tries = 0; tries < group.members.length; tries++) {
         const r = group.members[group.next++ % group.members.length]!;
-        if (!r.owner.isOpen || !passes(r)) continue;
-        if (r.owner.deliver(r, f, headers, this) && isRequest) (delivered ??= []).push(r.owner);
+        if (!r.owner.isOpen) continue;
+        if (r.filter !== undefined && !filterMatches(r.filter, (decoded ??= decodeHeaders(f.headers) ?? {}))) continue;
+        // A member that refuses it (slow under `drop`/`disconnect`) leaves it to the next.
+        if (!r.owner.deliver(r, f, headers, this)) continue;
+        if (isRequest) (delivered ??= []).push(r.owner);
         break;
       }
     }
@@ -332,28 +350,31 @@ export class Session implements TransportSink, RequestParty {
 
   /** Deliver a published message to this session's subscription. False if not sent. */
   deliver(route: Route<Session>, f: Frame, headers: Uint8Array, from: Session | undefined): boolean {
-    if (this.state !== 'open') return false;
+    if (!this.isOpen) return false;
     if (this.overLimit() && !this.makeRoom(from)) return false;
-    this.transport.send({
-      type: FrameType.MSG,
-      flags: f.flags & (Flag.REQUEST | Flag.PRIORITY | Flag.ERROR),
-      id: route.sid,
-      aux: f.aux,
-      subject: f.subject,
-      reply: f.reply,
-      headers,
-      payload: f.payload,
-    });
+    // One scratch FrameInit per delivery path: send() encodes synchronously, so reusing it
+    // saves an allocation per message on the hottest path in the broker.
+    const init = msgInit;
+    init.flags = f.flags & (Flag.REQUEST | Flag.PRIORITY | Flag.ERROR);
+    init.id = route.sid;
+    init.aux = f.aux;
+    init.subject = f.subject;
+    init.reply = f.reply;
+    init.headers = headers;
+    init.payloadFrom = f;
+    this.transport.send(init);
+    init.payloadFrom = undefined;
+    init.headers = undefined;
     this.msgsOut++;
     this.ctx.counters.msgsOut++;
-    this.ctx.counters.bytesOut += f.payload.length;
+    this.ctx.counters.bytesOut += payloadLength(f);
     if (this.overLimit()) this.becameSlow(from);
     return true;
   }
 
   /** Forward a directed frame (stream traffic) to this session's inbox subscription. */
   deliverDirected(route: Route<Session>, f: Frame, from: Session): boolean {
-    if (this.state !== 'open') return false;
+    if (!this.isOpen) return false;
     if (this.overLimit() && !this.makeRoom(from)) return false;
     this.transport.send({ type: f.type, flags: f.flags, id: route.sid, aux: f.aux, subject: f.subject, payload: f.payload });
     if (this.overLimit()) this.becameSlow(from);

@@ -1,5 +1,5 @@
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { HEADER_BYTES, KNOWN_FLAGS, MIN_BODY_BYTES, frameTypeName, isKnownFrameType } from './constants.js';
+import { HEADER_BYTES, KNOWN_FLAGS, MIN_BODY_BYTES, frameTypeName, isKnownFrameType, type FrameType } from './constants.js';
 import type { Frame } from './frame.js';
 import { validateHeaderBlock } from './headers.js';
 import { readUtf8 } from './utf8.js';
@@ -217,16 +217,29 @@ function parseFrameAt(buf: Uint8Array, start: number, end: number, subjects: Sub
       return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} header block is malformed`);
     }
   }
-  return {
-    type,
-    flags,
-    id: readU32(buf, start + 6),
-    aux: readU32(buf, start + 10),
-    subject,
-    reply,
-    headers,
-    payload: view(buf, headersEnd, end),
-  };
+  return new DecodedFrame(type, flags, readU32(buf, start + 6), readU32(buf, start + 10), subject, reply, headers, buf, headersEnd, end);
+}
+
+/** A decoded frame whose payload view is made only if someone reads `payload`. */
+class DecodedFrame implements Frame {
+  private view: Uint8Array | undefined;
+
+  constructor(
+    readonly type: FrameType,
+    readonly flags: number,
+    readonly id: number,
+    readonly aux: number,
+    readonly subject: string,
+    readonly reply: string,
+    readonly headers: Uint8Array | undefined,
+    readonly raw: Uint8Array,
+    readonly rawStart: number,
+    readonly rawEnd: number,
+  ) {}
+
+  get payload(): Uint8Array {
+    return (this.view ??= view(this.raw, this.rawStart, this.rawEnd));
+  }
 }
 
 function readU32(b: Uint8Array, o: number): number {

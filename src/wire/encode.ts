@@ -1,5 +1,5 @@
 import { HEADER_BYTES, KNOWN_FLAGS, MAX_FIELD_BYTES } from './constants.js';
-import { EMPTY, type FrameInit } from './frame.js';
+import { EMPTY, payloadLength, type FrameInit } from './frame.js';
 import { writeUtf8 } from './utf8.js';
 
 /**
@@ -11,7 +11,7 @@ export function maxEncodedLength(init: FrameInit): number {
     HEADER_BYTES +
     3 * ((init.subject?.length ?? 0) + (init.reply?.length ?? 0)) +
     (init.headers?.length ?? 0) +
-    (init.payload?.length ?? 0)
+    (init.payloadFrom ? payloadLength(init.payloadFrom) : (init.payload?.length ?? 0))
   );
 }
 
@@ -26,7 +26,7 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
   const id = init.id ?? 0;
   const aux = init.aux ?? 0;
   const headers = init.headers;
-  const payload = init.payload ?? EMPTY;
+  const payload = init.payloadFrom?.payload ?? init.payload ?? EMPTY;
   const hl = headers?.length ?? 0;
   if (hl > MAX_FIELD_BYTES) throw new RangeError('header block too large');
 
@@ -38,14 +38,16 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
   const rl = replyEnd - o;
   o = replyEnd;
   if (sl > MAX_FIELD_BYTES || rl > MAX_FIELD_BYTES) throw new RangeError('subject too long');
-  if (headers !== undefined && hl > 0) {
-    buf.set(headers, o);
-    o += hl;
-  }
-  if (payload.length > 0) {
-    buf.set(payload, o);
-    o += payload.length;
-  }
+  if (headers !== undefined && hl > 0) o = copyBytes(buf, o, headers);
+  const from = init.payloadFrom;
+  if (from !== undefined && from.raw !== undefined) {
+    const start = from.rawStart!;
+    const n = from.rawEnd! - start;
+    const src = from.raw;
+    if (n > 64) buf.set(src.subarray(start, start + n), o);
+    else for (let i = 0; i < n; i++) buf[o + i] = src[start + i]!;
+    o += n;
+  } else if (payload.length > 0) o = copyBytes(buf, o, payload);
   const body = o - offset - 4;
   buf[offset] = body >>> 24;
   buf[offset + 1] = (body >>> 16) & 0xff;
@@ -75,4 +77,15 @@ export function encodeFrame(init: FrameInit): Uint8Array {
   const tmp = new Uint8Array(maxEncodedLength(init));
   const end = writeFrame(tmp, 0, init);
   return end === tmp.length ? tmp : tmp.slice(0, end);
+}
+
+/** Copy `src` into `dst` at `o`; a plain loop beats `set()`'s call overhead for small arrays. */
+function copyBytes(dst: Uint8Array, o: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n > 64) {
+    dst.set(src, o);
+    return o + n;
+  }
+  for (let i = 0; i < n; i++) dst[o + i] = src[i]!;
+  return o + n;
 }

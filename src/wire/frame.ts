@@ -16,6 +16,18 @@ export interface Frame {
   reply: string;
   headers: Uint8Array | undefined;
   payload: Uint8Array;
+  /**
+   * For decoded frames: the buffer the frame was decoded from and where the payload lies
+   * in it. A router copies the payload from there without making a view (`payloadFrom`).
+   */
+  readonly raw?: Uint8Array;
+  readonly rawStart?: number;
+  readonly rawEnd?: number;
+}
+
+/** Payload size of a frame without materialising its payload view. */
+export function payloadLength(f: Frame): number {
+  return f.raw !== undefined ? f.rawEnd! - f.rawStart! : f.payload.length;
 }
 
 /** Fields for encoding a frame; everything but `type` is optional. */
@@ -29,6 +41,8 @@ export interface FrameInit {
   /** An encoded header block (see `encodeHeaders`). */
   headers?: Uint8Array;
   payload?: Uint8Array;
+  /** Take the payload from a decoded frame's raw bytes instead of `payload` (no view made). */
+  payloadFrom?: Frame;
 }
 
 /** An empty payload shared by frames that carry none. */
