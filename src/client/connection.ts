@@ -147,18 +147,22 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     this.checkPublish(subject, payload);
     if (options?.reply !== undefined && options.reply !== '') this.checkSubject(options.reply, false);
     const headers = options?.headers ? this.encodeHeadersChecked(options.headers) : undefined;
-    this.sendFrame(
-      {
-        type: FrameType.PUB,
-        flags: options?.priority ? Flag.PRIORITY : 0,
-        subject,
-        ...(options?.reply ? { reply: options.reply } : {}),
-        ...(headers ? { headers } : {}),
-        payload,
-      },
-      'hold',
-    );
+    // Encoding is synchronous (into the lane or the reconnect buffer), so one scratch
+    // FrameInit serves every publish: no object per message.
+    const init = this.pubInit;
+    init.flags = options?.priority ? Flag.PRIORITY : 0;
+    init.subject = subject;
+    init.reply = options?.reply;
+    init.headers = headers;
+    init.payload = payload;
+    try {
+      this.sendFrame(init, 'hold');
+    } finally {
+      init.headers = init.payload = undefined;
+    }
   }
+
+  private readonly pubInit: FrameInit = { type: FrameType.PUB };
 
   /** Subscribe to a subject (wildcards `*` and `>` allowed). */
   subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
@@ -464,6 +468,8 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     );
     const transport = new FramedTransport(channel, {
       maxFrameBytes: this.opts.maxFrameBytes,
+      // The broker validated every header block it relays; Message decodes them safely.
+      validateHeaders: false,
       highWaterBytes: this.opts.maxOutboundBytes,
     });
     const welcome = await this.handshake(transport, url);
@@ -542,6 +548,9 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
       if (!t || this.state === 'reconnecting') return;
       if (this.blockedSubs.size > 0) {
         this.lastIn = Date.now(); // we chose not to read: silence is ours, not the broker's
+        // Still show the broker we are alive: it cannot read our PONGs while we are not
+        // reading its PINGs, and used to drop a consumer paused for 3 heartbeats.
+        t.send({ type: FrameType.PING, id: 0 });
         return;
       }
       const idle = Date.now() - this.lastIn;

@@ -25,6 +25,8 @@ export interface TransportSink {
 export interface FramedTransportOptions {
   /** Largest inbound frame, including its length prefix. @default 1 MiB + 192 KiB + 20 */
   readonly maxFrameBytes?: number;
+  /** Validate inbound header blocks (see FrameDecoderOptions). @default true */
+  readonly validateHeaders?: boolean;
   /** Outbound bytes above which `writable` turns false. @default 8 MiB */
   readonly highWaterBytes?: number;
   /** How long a graceful close may take to flush before the channel is destroyed. @default 2000 */
@@ -93,7 +95,10 @@ export class FramedTransport {
   constructor(channel: ByteChannel, options: FramedTransportOptions = {}) {
     this.channel = channel;
     this.info = channel.info;
-    this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+    this.decoder = new FrameDecoder({
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      validateHeaders: options.validateHeaders ?? true,
+    });
     this.highWater = options.highWaterBytes ?? 8 * 1024 * 1024;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2000;
   }

@@ -17,6 +17,12 @@ export interface FrameDecoderOptions {
    * safe default for every caller.
    */
   readonly maxFrameBytes: number;
+  /**
+   * Check header blocks (structure and UTF-8) while decoding. A broker must, since it
+   * forwards them; a client may trust its broker, which validated every block it relays
+   * and decodes headers lazily and safely anyway. @default true
+   */
+  readonly validateHeaders?: boolean;
 }
 
 const enum State {
@@ -42,10 +48,12 @@ export class FrameDecoder {
   private lenBytes = new Uint8Array(4);
   private error: PlexusError | undefined;
   private readonly subjects = new SubjectCache();
+  private readonly validateHeaders: boolean;
 
   constructor(options: FrameDecoderOptions) {
     if (!(options.maxFrameBytes >= HEADER_BYTES)) throw new RangeError('maxFrameBytes must be at least 20');
     this.max = options.maxFrameBytes;
+    this.validateHeaders = options.validateHeaders ?? true;
   }
 
   /** Bytes held for an incomplete frame (0 between frames). */
@@ -133,7 +141,7 @@ export class FrameDecoder {
 
   /** Parse one whole frame (`buf[start, end)`) and hand it to the sink. */
   private emit(buf: Uint8Array, start: number, end: number, sink: FrameSink): PlexusError | undefined {
-    const frame = parseFrameAt(buf, start, end, this.subjects);
+    const frame = parseFrameAt(buf, start, end, this.subjects, this.validateHeaders);
     if (frame instanceof PlexusError) return frame;
     sink.onFrame(frame);
     return undefined;
@@ -177,10 +185,16 @@ function view(buf: Uint8Array, start: number, end: number): Uint8Array {
 
 /** Parse exactly one frame occupying all of `bytes`. Returns a coded error if malformed. */
 export function parseFrame(bytes: Uint8Array): Frame | PlexusError {
-  return parseFrameAt(bytes, 0, bytes.length, undefined);
+  return parseFrameAt(bytes, 0, bytes.length, undefined, true);
 }
 
-function parseFrameAt(buf: Uint8Array, start: number, end: number, subjects: SubjectCache | undefined): Frame | PlexusError {
+function parseFrameAt(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  subjects: SubjectCache | undefined,
+  validateHeaders: boolean,
+): Frame | PlexusError {
   const len = end - start;
   // The decoder always passes a consistent frame; direct callers may not.
   if (len < HEADER_BYTES || readU32(buf, start) !== len - 4) {
@@ -213,7 +227,7 @@ function parseFrameAt(buf: Uint8Array, start: number, end: number, subjects: Sub
   let headers: Uint8Array | undefined;
   if (hl > 0) {
     headers = view(buf, replyEnd, headersEnd);
-    if (!validateHeaderBlock(headers)) {
+    if (validateHeaders && !validateHeaderBlock(headers)) {
       return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} header block is malformed`);
     }
   }
