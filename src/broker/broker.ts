@@ -155,8 +155,15 @@ class BrokerImpl implements BrokerContext, Broker {
     const now = Date.now();
     const hb = this.options.heartbeatMs;
     for (const s of this.sessions) {
-      if (!s.isOpen || s.isBlocked) continue;
+      if (!s.isOpen) continue;
       const idle = now - s.lastIn;
+      if (s.isBlocked) {
+        // We stopped reading from it (slow-consumer `block`): its silence is ours, so never
+        // time it out, but keep pinging. It hears nothing else from us while held back, and
+        // its own heartbeat used to drop the link (losing what it had queued) after 3 beats.
+        if (idle >= hb) s.ping();
+        continue;
+      }
       if (idle > 3 * hb) {
         this.counters.heartbeatTimeouts++;
         s.fail(new PlexusError(ErrorCode.HEARTBEAT_TIMEOUT, `no traffic for ${idle} ms`));

@@ -41,10 +41,22 @@ export interface RequestHost extends ReplyChannel {
   checkPublish(subject: string, payload: Uint8Array): void;
 }
 
+/**
+ * How long after a reconnect a re-sent request treats PLEXUS_ERR_NO_RESPONDERS as "not
+ * back yet" and tries again: after a broker restart every client reconnects on its own
+ * jittered schedule, and a requester that got back first found no responders and failed
+ * the very requests the reconnect was meant to save. Within the request's own timeout.
+ */
+const RESUBSCRIBE_GRACE_MS = 3000;
+const RESUBSCRIBE_RETRY_MS = 50;
+
 class PendingRequest implements InboxRoute {
   timer: ReturnType<typeof setTimeout> | undefined;
   onAbort: (() => void) | undefined;
   sentOn = -1;
+  /** Re-sent after a reconnect: NO_RESPONDERS is retried until this time (epoch ms). */
+  retryUntil = 0;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly manager: RequestManager,
@@ -72,6 +84,10 @@ class PendingRequest implements InboxRoute {
   }
 
   onError(err: PlexusError): void {
+    if (err.code === ErrorCode.NO_RESPONDERS && Date.now() < this.retryUntil) {
+      this.manager.retrySoon(this);
+      return;
+    }
     this.settle(err);
   }
 
@@ -158,8 +174,23 @@ export class RequestManager {
     this.pending.delete(p.token);
     this.host.removeRoute(p.token);
     if (p.timer) clearTimeout(p.timer);
+    if (p.retryTimer) clearTimeout(p.retryTimer);
     if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
     return true;
+  }
+
+  /** Send `p` again shortly (responders may still be resubscribing after a reconnect). */
+  retrySoon(p: PendingRequest): void {
+    if (p.retryTimer) return;
+    p.retryTimer = setTimeout(() => {
+      p.retryTimer = undefined;
+      if (this.pending.get(p.token) !== p) return;
+      try {
+        p.sentOn = this.host.sendFrame(p.init, 'skip'); // -1 if disconnected again: resend() covers it
+      } catch (err) {
+        p.settle(err);
+      }
+    }, RESUBSCRIBE_RETRY_MS);
   }
 
   private sendCancel(p: PendingRequest, reason: string): void {
@@ -187,6 +218,7 @@ export class RequestManager {
   resend(): void {
     for (const p of this.pending.values()) {
       if (p.sentOn === -1) {
+        p.retryUntil = Date.now() + RESUBSCRIBE_GRACE_MS;
         try {
           p.sentOn = this.host.sendFrame(p.init, 'skip');
         } catch (err) {

@@ -151,3 +151,42 @@ describe('slow consumers', { timeout: 30_000 }, () => {
     }
   });
 });
+
+describe('slow consumers and liveness', { timeout: 30_000 }, () => {
+  it('a publisher held back by `block` is not dropped by heartbeats (the broker keeps pinging it)', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c, { via: 'unix', slowConsumer: 'block', maxPendingBytes: 64 * 1024, heartbeatMs: 40, writeDeadlineMs: 20_000 });
+    const raw = await stalledSubscriber(c, b, 'held');
+    // The stalled raw socket would itself be dropped for silence; keep it "alive" by
+    // answering nothing but sending PINGs on a timer (writes still work while we do not read).
+    const keepAlive = setInterval(() => raw.send({ type: FrameType.PING, id: 0 }), 20);
+    c.defer(() => clearInterval(keepAlive));
+    const pub = await b.connect({ name: 'held-publisher' });
+    const statuses: string[] = [];
+    pub.on('status', (s) => statuses.push(s));
+    for (let i = 0; i < 2000; i++) pub.publish('held', new Uint8Array(1024));
+    const held = () => b.broker.status().clients.find((x) => x.name === 'held-publisher')?.msgsIn ?? 0;
+    await waitFor(() => held() > 0, 3000, 'publisher started');
+    await sleep(400); // ten heartbeat intervals while held back
+    assert.ok(held() < 2000, 'the publisher is held back');
+    assert.deepEqual(statuses, [], 'the held publisher kept its connection');
+    assert.equal(b.broker.status().counters.heartbeatTimeouts, 0);
+    raw.socket.resume();
+    await waitFor(() => held() === 2000, 5000, 'publisher released');
+  });
+
+  it('a silent client (no traffic, no PONG) is dropped with PLEXUS_ERR_HEARTBEAT_TIMEOUT', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c, { heartbeatMs: 30 });
+    const raw = await RawClient.connect(c, b.url);
+    await raw.hello();
+    await raw.waitClosed(3000, 'silent client dropped');
+    assert.ok(raw.frames.some((f) => f.type === FrameType.PING), 'it was pinged first');
+    assert.equal(raw.errors.at(-1)?.code, ErrorCode.HEARTBEAT_TIMEOUT);
+    assert.equal(b.broker.status().counters.heartbeatTimeouts, 1);
+    // A real client answers the pings and stays.
+    const conn = await b.connect();
+    await sleep(200);
+    assert.equal(conn.status, 'open');
+  });
+});

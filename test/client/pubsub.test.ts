@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { Message, Subscription } from '../../src/client/index.js';
 import { ErrorCode, type PlexusError } from '../../src/errors/index.js';
+import { FrameType } from '../../src/wire/index.js';
 import { Cleanup, settle, startTestBroker, take } from '../helpers/plexus.js';
+import { RawClient } from '../helpers/raw.js';
 import { rejection, sleep, waitFor, within } from '../helpers/wait.js';
 
 const strings = (ms: readonly Message[]): string[] => ms.map((m) => m.string());
@@ -226,6 +228,25 @@ describe('publish/subscribe', { timeout: 30_000 }, () => {
       assert.equal(err.code, ErrorCode.SUBSCRIPTION_OVERFLOW);
     });
 
+    it('block: a consumer that pauses longer than the heartbeat window keeps its connection and loses nothing', async (t) => {
+      const c = new Cleanup(t);
+      const b = await startTestBroker(c, { heartbeatMs: 40 });
+      const consumer = await b.connect();
+      const statuses: string[] = [];
+      consumer.on('status', (s) => statuses.push(s));
+      const sub = consumer.subscribe('nap', { maxPending: 10, overflow: 'block' });
+      await consumer.flush();
+      const producer = await b.connect();
+      for (let i = 0; i < 100; i++) producer.publish('nap', String(i));
+      await waitFor(() => sub.pending >= 10, 3000, 'queue full');
+      await sleep(400); // ten broker heartbeat intervals without reading
+      const got = await take(sub, 100, 5000);
+      assert.deepEqual(strings(got), Array.from({ length: 100 }, (_, i) => String(i)));
+      await sleep(100); // a drop while we were not reading would surface only now
+      assert.deepEqual(statuses, [], 'no reconnect');
+      assert.equal(b.broker.status().counters.heartbeatTimeouts, 0);
+    });
+
     it('block loses nothing: a slow consumer with maxPending 100 gets all 20k messages in order', async (t) => {
       const c = new Cleanup(t);
       const b = await startTestBroker(c, { via: 'unix' });
@@ -267,4 +288,37 @@ describe('publish/subscribe', { timeout: 30_000 }, () => {
     assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => i));
     await assert.rejects(sub.next(), { code: ErrorCode.INVALID_ARGUMENT });
   });
+});
+
+describe('queue groups and leaving members', { timeout: 30_000 }, () => {
+  for (const how of ['said GOODBYE', 'is stalled (drop policy)'] as const) {
+    it(`a member that ${how} gets no more group messages: the others get them all`, async (t) => {
+      const c = new Cleanup(t);
+      const b = await startTestBroker(c, { via: 'unix', slowConsumer: 'drop', maxPendingBytes: 64 * 1024, writeDeadlineMs: 20_000 });
+      const stay = await b.connect();
+      let got = 0;
+      stay.subscribe('work', { queue: 'g', callback: () => got++ });
+      await stay.flush();
+      const leaving = await RawClient.connect(c, b.url);
+      await leaving.hello();
+      leaving.send({ type: FrameType.SUB, id: 2, subject: 'work', reply: 'g' });
+      leaving.send({ type: FrameType.SUB, id: 3, subject: 'fill' });
+      leaving.send({ type: FrameType.PING, id: 1 });
+      await leaving.waitFrame((f) => f.type === FrameType.PONG, 3000, 'SUBs processed');
+      // Stop reading and let output pile up: the member is over its limit, and a graceful
+      // close of its connection cannot finish (it stays "closing" until its close timeout).
+      leaving.socket.pause();
+      const filler = await b.connect();
+      for (let i = 0; i < 400; i++) filler.publish('fill', new Uint8Array(16 * 1024));
+      await filler.flush();
+      if (how === 'said GOODBYE') {
+        leaving.send({ type: FrameType.GOODBYE });
+        await sleep(50);
+      }
+      const pub = await b.connect();
+      for (let i = 0; i < 100; i++) pub.publish('work', String(i));
+      await pub.flush();
+      await waitFor(() => got === 100, 3000, `all 100 to the remaining member (got ${got})`);
+    });
+  }
 });

@@ -150,6 +150,37 @@ describe('reconnect', { timeout: 30_000 }, () => {
     assert.ok(aborted.every((r) => codeOf(r) === ErrorCode.CANCELLED));
   });
 
+  it('after a broker restart, re-sent requests wait for responders that reconnect later instead of failing NO_RESPONDERS', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c);
+    // The responder comes back well after the caller does.
+    const responder = await b.connect({ reconnectDelayMs: 300, maxReconnectDelayMs: 400 });
+    let calls = 0;
+    responder.serve('svc', (m, ctx) => {
+      calls++;
+      if (m.string() === 'in flight' && calls === 1) {
+        return new Promise<string>((resolve) => ctx.signal.addEventListener('abort', () => resolve('lost')));
+      }
+      return `ok ${m.string()}`;
+    });
+    await responder.flush();
+    const caller = await b.connect(FAST);
+    const inFlight = caller.request('svc', 'in flight', { timeout: 8000, idempotent: true });
+    await waitFor(() => calls === 1, 3000, 'first try delivered');
+    let queued: Promise<unknown> | undefined;
+    const b2 = await restart(c, b, async () => {
+      await reaches(caller, 'reconnecting', 3000);
+      queued = caller.request('svc', 'queued', { timeout: 8000 });
+    });
+    await reaches(caller, 'open', 3000);
+    assert.notEqual(responder.status, 'open', 'the caller is back before the responder');
+    assert.equal((await within(inFlight, 6000, 'idempotent request')).string(), 'ok in flight');
+    assert.equal(((await within(queued!, 6000, 'queued request')) as { string(): string }).string(), 'ok queued');
+    // A fresh request to a subject nobody serves still fails fast with NO_RESPONDERS.
+    assert.equal(await rejectionCode(caller.request('nobody', '', { timeout: 1000 }), 2000), ErrorCode.NO_RESPONDERS);
+    assert.ok(b2.broker.status().counters.noResponders >= 2);
+  });
+
   it('requests sent while reconnecting go out after the reconnect', async (t) => {
     const c = new Cleanup(t);
     const b = await startTestBroker(c);
