@@ -311,6 +311,10 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     this.setState('draining');
     await this.responders.idle(deadline);
     await this.requests.settled(deadline);
+    // Drained while reconnecting: the reconnect goes on (until the deadline) so what is
+    // held is still delivered. It used to stop at once, dropping the held publishes and
+    // leaving pending requests to sit out the whole drain timeout.
+    while (!this.transport && this.heldBytes > 0 && this.status === 'draining' && Date.now() < deadline) await sleep(5);
     if (this.transport && !this.transport.isClosed) {
       await this.flushDuringDrain(Math.max(1, deadline - Date.now())).catch(() => undefined);
     }
@@ -481,7 +485,10 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     this.transport = transport;
     this.generation++;
     this.lastIn = Date.now();
-    this.state = 'open';
+    // A drain that began while reconnecting keeps its state: it waits for this link to
+    // deliver what is held and answer what is pending, then closes.
+    const draining = this.state === 'draining';
+    if (!draining) this.state = 'open';
     // Re-establish everything the broker forgot: inbox, subscriptions, held frames, requests.
     transport.send({ type: FrameType.SUB, id: INBOX_SID, subject: `${this.inbox}.>` });
     for (const sub of this.subs.values()) this.sendSub(sub);
@@ -493,7 +500,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     if (this.blockedSubs.size > 0) transport.pause();
     this.startHeartbeat(this.opts.heartbeatMs ?? welcome.heartbeatMs);
     if (this.generation > 1) for (const fn of [...this.reconnectListeners]) fn();
-    this.emit('status', 'open');
+    if (!draining) this.emit('status', 'open');
   }
 
   /** Send HELLO, wait for WELCOME (or ERR), then hand the transport to the normal sink. */
@@ -660,19 +667,21 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   }
 
   private async reconnectLoop(): Promise<void> {
-    for (let attempt = 0; this.state === 'reconnecting'; attempt++) {
+    // A drain() begun while reconnecting does not stop the reconnect (see drain).
+    const going = (): boolean => this.state === 'reconnecting' || this.state === 'draining';
+    for (let attempt = 0; going(); attempt++) {
       if (attempt >= this.opts.maxReconnectAttempts) {
         this.shutdown(new PlexusError(ErrorCode.CONNECTION_LOST, `gave up reconnecting after ${attempt} attempts`));
         return;
       }
       await sleep(backoffDelay(attempt, this.opts.reconnectDelayMs, this.opts.maxReconnectDelayMs), this.stop.signal);
-      if (this.state !== 'reconnecting') return;
+      if (!going()) return;
       this.urlIndex = (this.urlIndex + (attempt > 0 ? 1 : 0)) % this.urls.length;
       try {
         await this.establish(this.url);
         return;
       } catch (err) {
-        if (this.state !== 'reconnecting') return;
+        if (!going()) return;
         const pe = err instanceof PlexusError ? err : new PlexusError(ErrorCode.CONNECT_FAILED, String(err));
         if (pe.code === ErrorCode.AUTH_FAILED) {
           this.shutdown(pe);

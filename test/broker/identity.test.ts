@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { connect } from '../../src/client/index.js';
 import { ErrorCode } from '../../src/errors/index.js';
 import { FrameType, decodeHeaders, encodeHeaders } from '../../src/wire/index.js';
 import { Cleanup, settle, startTestBroker, take } from '../helpers/plexus.js';
 import { RawClient } from '../helpers/raw.js';
-import { thrownCode } from '../helpers/wait.js';
+import { generateTestCerts, sharedTestCerts } from '../helpers/certs.js';
+import { rejectionCode, thrownCode } from '../helpers/wait.js';
 
 const auth = {
   users: [
@@ -82,5 +84,32 @@ describe('sender identity', { timeout: 30_000 }, () => {
     assert.equal(h[':from'], 'anonymous');
     assert.match(h[':conn']!, /-\d+$/);
     assert.equal(raw.errors.length, 0);
+  });
+
+  it('mTLS: a verified client certificate CN is the identity; an unverified one is not', async (t) => {
+    const c = new Cleanup(t);
+    const good = await sharedTestCerts();
+    const forged = await generateTestCerts({ clientCN: good.clientCN }); // same CN, another CA
+    const b = await startTestBroker(c, {
+      listen: ['tls://127.0.0.1:0'],
+      // Ask for a certificate but let the handshake through without one, so the broker's
+      // auth (not TLS) decides: that is what lets the forged case reach it.
+      tls: { cert: good.serverCert, key: good.serverKey, ca: good.ca, requestCert: true, rejectUnauthorized: false },
+      auth: { users: [{ user: good.clientCN, token: 'cert-user-token' }, { user: 'alice', password: 'a' }] },
+    });
+    const viaCert = await b.connect({ tls: { ca: good.ca, cert: good.clientCert, key: good.clientKey } });
+    assert.equal(viaCert.server?.identity, good.clientCN);
+    const watcher = await b.connect({ tls: { ca: good.ca }, user: 'alice', pass: 'a' });
+    const sub = watcher.subscribe('who');
+    await watcher.flush();
+    viaCert.publish('who', 'me');
+    assert.equal((await take(sub, 1, 3000))[0]!.from, good.clientCN);
+    // A certificate from another CA carrying the same CN proves nothing.
+    const code = await rejectionCode(
+      connect(b.url, { timeoutMs: 3000, tls: { ca: good.ca, cert: forged.clientCert, key: forged.clientKey } }),
+      5000,
+      'forged certificate',
+    );
+    assert.equal(code, ErrorCode.AUTH_FAILED);
   });
 });

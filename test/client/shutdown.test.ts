@@ -90,6 +90,29 @@ describe('graceful shutdown', { timeout: 30_000 }, () => {
     assert.equal((await events.next()).done, true);
   });
 
+  it('drain() while reconnecting lets the reconnect deliver held publishes and answer pending requests', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c);
+    const svc = await b.connect({ reconnectDelayMs: 10, maxReconnectDelayMs: 50 });
+    svc.serve('svc', (m) => `ok ${m.string()}`);
+    const seen = svc.subscribe('held');
+    await svc.flush();
+    // The draining client comes back after the service does.
+    const conn = await b.connect({ reconnectDelayMs: 150, maxReconnectDelayMs: 200 });
+    await b.broker.close({ drainMs: 200 });
+    await waitFor(() => conn.status === 'reconnecting', 3000, 'reconnecting');
+    conn.publish('held', 'published while disconnected');
+    const reply = conn.request('svc', 'asked while disconnected', { timeout: 5000 });
+    const drained = conn.drain(5000);
+    const started = Date.now();
+    await startTestBroker(c, { listen: [b.url] });
+    assert.equal((await within(reply, 5000, 'pending request')).string(), 'ok asked while disconnected');
+    await within(drained, 5000, 'drain');
+    assert.ok(Date.now() - started < 4000, 'the drain finished when its work was done, not at its timeout');
+    assert.equal((await take(seen, 1, 3000))[0]!.string(), 'published while disconnected');
+    assert.equal(conn.status, 'closed');
+  });
+
   it('drain() gives up on a handler that outlives its timeout and still closes', async (t) => {
     const c = new Cleanup(t);
     const b = await startTestBroker(c, { via: 'inproc' });
