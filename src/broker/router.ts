@@ -131,8 +131,11 @@ export class Router<S> {
     // the first member whenever subscriptions churned; a random start keeps the spread even.
     for (const g of groups.values()) g.next = Math.floor(Math.random() * g.members.length);
     const result: Match<S> = { plain, groups: [...groups.values()] };
-    if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    this.cache.set(subject, result);
+    // Reply inboxes are unique per request: caching them would only evict hot subjects.
+    if (!subject.startsWith('_INBOX.')) {
+      if (this.cache.size >= MAX_CACHE) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(subject, result);
+    }
     return result;
   }
 
