@@ -185,7 +185,12 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     if (this.subs.get(sub.sid) !== sub) return;
     this.subs.delete(sub.sid);
     this.subFilters.delete(sub.sid);
-    this.sendFrame({ type: FrameType.UNSUB, id: sub.sid }, 'skip');
+    // Straight to the transport, past the outbound limit: this runs inside message
+    // delivery (`max` reached, overflow 'error'), where sendFrame's OUTBOUND_BUFFER_FULL
+    // was thrown into the socket's data handler. UNSUB is tiny; when it cannot go (not
+    // connected) the broker forgets the subscription on reconnect anyway.
+    const t = this.transport;
+    if (t && (this.state === 'open' || this.state === 'draining')) t.send({ type: FrameType.UNSUB, id: sub.sid });
   }
 
   /** @internal SubscriptionHost: pause reading while a `block` subscription is full. */

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import type { Message, Subscription } from '../../src/client/index.js';
 import { ErrorCode, type PlexusError } from '../../src/errors/index.js';
-import { FrameType } from '../../src/wire/index.js';
-import { Cleanup, settle, startTestBroker, take } from '../helpers/plexus.js';
+import { FrameDecoder, FrameType, encodeFrame } from '../../src/wire/index.js';
+import { Cleanup, connectClient, settle, startTestBroker, take } from '../helpers/plexus.js';
 import { RawClient } from '../helpers/raw.js';
-import { rejection, sleep, waitFor, within } from '../helpers/wait.js';
+import { codeOf, rejection, sleep, waitFor, within } from '../helpers/wait.js';
 
 const strings = (ms: readonly Message[]): string[] => ms.map((m) => m.string());
 
@@ -321,4 +322,58 @@ describe('queue groups and leaving members', { timeout: 30_000 }, () => {
       await waitFor(() => got === 100, 3000, `all 100 to the remaining member (got ${got})`);
     });
   }
+});
+
+describe('delivery under outbound backpressure', { timeout: 30_000 }, () => {
+  it('a max auto-unsubscribe while the outbound buffer is full does not throw into the socket handler', async (t) => {
+    const c = new Cleanup(t);
+    // A hand-made "broker": completes the handshake, then stops reading (so the client's
+    // outbound queue fills), and pushes MSG frames for subscription 2.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+      socket.on('data', (chunk) =>
+        decoder.push(chunk, {
+          onFrame: (f) => {
+            if (f.type !== FrameType.HELLO) return;
+            const welcome = { version: 1, serverId: 'fake', connId: 'fake-1', identity: 'x', maxPayload: 1 << 20, heartbeatMs: 60_000, features: [] };
+            socket.write(encodeFrame({ type: FrameType.WELCOME, payload: Buffer.from(JSON.stringify(welcome)) }));
+            socket.pause();
+          },
+        }),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    c.defer(() => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }));
+    const url = `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const conn = await connectClient(c, url, { maxOutboundBytes: 256 * 1024, reconnect: false });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown): void => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    c.defer(() => process.off('uncaughtException', onUncaught));
+    const sub = conn.subscribe('m', { max: 1 });
+    let full = false;
+    for (let i = 0; i < 10_000 && !full; i++) {
+      try {
+        conn.publish('fill', new Uint8Array(16 * 1024));
+      } catch (err) {
+        assert.equal(codeOf(err), ErrorCode.OUTBOUND_BUFFER_FULL);
+        full = true;
+      }
+      if (i % 16 === 15) await sleep(1);
+    }
+    assert.ok(full, 'the outbound buffer filled up');
+    const [server1] = sockets;
+    server1!.write(encodeFrame({ type: FrameType.MSG, id: sub.sid, subject: 'm', payload: Buffer.from('one') }));
+    const [m] = await take(sub, 1, 3000);
+    assert.equal(m!.string(), 'one');
+    await settle(50);
+    assert.deepEqual(uncaught, []);
+    assert.equal(sub.isClosed, true);
+  });
 });
