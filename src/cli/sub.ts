@@ -1,6 +1,6 @@
 /** `plexus sub SUBJECT` — print messages as they arrive. */
 import type { Message } from '../index.js';
-import { flag, int, positionals, str, UsageError, type OptionSpecs, type ParsedArgs } from './args.js';
+import { flag, int, pairs, positionals, str, UsageError, type OptionSpecs, type ParsedArgs } from './args.js';
 import { connectFromArgs, onStopSignal } from './client.js';
 import type { Command } from './command.js';
 import { colourful, describePayload, paint, writeAll } from './output.js';
@@ -9,6 +9,7 @@ const NAME = 'sub';
 
 const options: OptionSpecs = {
   queue: { type: 'string', arg: 'GROUP', help: 'join a queue group: each message goes to one member' },
+  filter: { type: 'string', multiple: true, arg: 'K=V', help: "only messages whose header K is V (V '*' = any value); applied by the broker" },
   count: { type: 'string', arg: 'N', help: 'exit after N messages' },
   raw: { type: 'boolean', help: 'print only the payloads, one per line' },
   json: { type: 'boolean', help: 'print one JSON object per message: subject, from, reply, headers, data' },
@@ -28,8 +29,13 @@ async function run(args: ParsedArgs): Promise<number> {
   const count = str(args, 'count') === undefined ? undefined : int(args, NAME, 'count', 0, 1);
   if (flag(args, 'raw') && flag(args, 'json')) throw new UsageError('--raw and --json are alternatives', NAME);
   const queue = str(args, 'queue');
+  const filter = pairs(args, NAME, 'filter');
   const bus = await connectFromArgs(args, NAME);
-  const sub = bus.subscribe(subject!, { ...(queue ? { queue } : {}), ...(count !== undefined ? { max: count } : {}) });
+  const sub = bus.subscribe(subject!, {
+    ...(queue ? { queue } : {}),
+    ...(count !== undefined ? { max: count } : {}),
+    ...(filter ? { headers: filter } : {}),
+  });
   const stopSignals = onStopSignal(() => sub.unsubscribe());
   const colour = colourful(process.stdout);
   let n = 0;
@@ -61,10 +67,10 @@ async function run(args: ParsedArgs): Promise<number> {
 export const subCommand: Command = {
   name: NAME,
   summary: 'print messages on a subject (wildcards: * one token, > the rest)',
-  usage: ['sub SUBJECT [--queue GROUP] [--count N] [--raw | --json]'],
+  usage: ['sub SUBJECT [--queue GROUP] [--filter K=V]... [--count N] [--raw | --json]'],
   description:
     'Prints each message with its subject and the sender identity the broker stamped on it (`from`), then the payload. A line on stderr says when the subscription is live. Ctrl-C stops it; with --count it exits 0 after N messages (1 if interrupted before).',
-  examples: ["plexus sub '>'", "plexus sub 'sensors.*.temp' --count 10", 'plexus sub jobs --queue workers --raw'],
+  examples: ["plexus sub '>'", "plexus sub 'sensors.*.temp' --count 10", 'plexus sub jobs --queue workers --raw', "plexus sub 'orders.>' --filter region=eu"],
   options,
   client: true,
   run,

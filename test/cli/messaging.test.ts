@@ -36,6 +36,19 @@ describe('plexus pub / sub / req / reply against a test broker', { timeout: 90_0
     assert.deepEqual(JSON.parse(json.stdout()), { subject: 'data', from: 'anonymous', headers: {}, data: 'from stdin' });
   });
 
+  it('sub --filter only receives messages whose headers match', async (t) => {
+    const { unix } = await testBroker(t);
+    const env = { PLEXUS_URL: unix };
+    const sub = startCli(t, ['sub', 'orders.*', '--filter', 'region=eu', '--count', '1', '--raw'], env);
+    await waitForOutput(sub, 'stderr', /listening on orders/);
+    const us = await runCli(t, ['pub', 'orders.new', 'from-us', '--header', 'region=us'], env);
+    assert.equal(us.code, 0, us.stderr);
+    const eu = await runCli(t, ['pub', 'orders.new', 'from-eu', '--header', 'region=eu'], env);
+    assert.equal(eu.code, 0, eu.stderr);
+    assert.equal((await withTimeout(sub.exited, 10_000, 'filtered sub')).code, 0);
+    assert.equal(sub.stdout(), 'from-eu\n');
+  });
+
   it('req gets the echo from reply; reply --count exits 0 after answering', async (t) => {
     const { unix, tcp } = await testBroker(t);
     const reply = startCli(t, ['reply', 'echo', '--count', '1'], { PLEXUS_URL: unix });
