@@ -144,7 +144,7 @@ export class Session implements TransportSink, RequestParty {
         this.onDirected(f);
         return;
       case FrameType.PING:
-        this.transport.send({ type: FrameType.PONG, id: f.id });
+        if (!this.overHardCap()) this.transport.send({ type: FrameType.PONG, id: f.id });
         return;
       case FrameType.PONG:
       case FrameType.ERR:
@@ -382,12 +382,12 @@ export class Session implements TransportSink, RequestParty {
   }
 
   forwardCancel(reply: string, reason: string): void {
-    if (this.state !== 'open') return;
+    if (this.state !== 'open' || this.overHardCap()) return;
     this.transport.send({ type: FrameType.CANCEL, subject: reply, payload: encodeUtf8(reason) });
   }
 
   sendError(err: PlexusError, subject: string, id = 0): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.overHardCap()) return;
     this.transport.send({ type: FrameType.ERR, id, subject, payload: encodeUtf8(JSON.stringify(err.toWire())) });
   }
 
@@ -423,6 +423,21 @@ export class Session implements TransportSink, RequestParty {
     if (this.transport.writable) return false;
     this.transport.flush();
     return !this.transport.writable;
+  }
+
+  /**
+   * Answers that are not deliveries (PONG, ERR, forwarded CANCEL) skip the slow-consumer
+   * policy, so a client flooding PINGs or bad frames without reading made the broker queue
+   * its answers without bound (an ERR echoes the subject: more bytes out than in). Past
+   * the hard cap of 4 × maxPendingBytes that the channel refused, it is disconnected.
+   */
+  private overHardCap(): boolean {
+    const cap = 4 * this.ctx.options.maxPendingBytes;
+    if (this.transport.pendingBytes <= cap) return false;
+    this.transport.flush();
+    if (this.transport.pendingBytes <= cap) return false;
+    this.disconnectSlow();
+    return true;
   }
 
   /** The outbound queue is over its limit before a send: apply the policy. */

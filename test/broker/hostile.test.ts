@@ -4,7 +4,7 @@ import { ErrorCode } from '../../src/errors/index.js';
 import { FrameType, PROTOCOL_VERSION, encodeFrame } from '../../src/wire/index.js';
 import { Cleanup, startTestBroker, type TestBroker } from '../helpers/plexus.js';
 import { RawClient, json } from '../helpers/raw.js';
-import { waitFor, within } from '../helpers/wait.js';
+import { sleep, waitFor, within } from '../helpers/wait.js';
 
 /** A frame with every field under the caller's control, bypassing the encoder's checks. */
 function rawFrame(type: number, body: Uint8Array = new Uint8Array(0), patch?: (b: Uint8Array) => void): Uint8Array {
@@ -165,4 +165,35 @@ describe('hostile input', { timeout: 40_000 }, () => {
     await stillWorks(b, 'garbage flood');
     await waitFor(() => b.broker.status().clients.length === 1, 3000, 'garbage sessions cleaned up');
   });
+
+  for (const flood of ['PINGs', 'refused PUBs'] as const) {
+    it(`a client flooding ${flood} without reading the answers is cut off at the hard cap`, async (t) => {
+      const c = new Cleanup(t);
+      const maxPendingBytes = 64 * 1024;
+      const b = await startTestBroker(c, { via: 'unix', maxPendingBytes });
+      const svc = await b.connect();
+      svc.serve('svc.echo', (m) => m.data);
+      await svc.flush();
+      const raw = await RawClient.connect(c, b.url);
+      await raw.hello({ name: 'flooder' });
+      raw.socket.pause();
+      const frame =
+        flood === 'PINGs'
+          ? encodeFrame({ type: FrameType.PING, id: 1 })
+          : encodeFrame({ type: FrameType.PUB, subject: `${'x'.repeat(900)}.*`, payload: new Uint8Array(0) });
+      const chunk = Buffer.concat(Array.from({ length: Math.ceil(64 * 1024 / frame.length) }, () => frame));
+      const flooder = () => b.broker.status().clients.find((x) => x.name === 'flooder');
+      let maxSeen = 0;
+      // Bounded: at most ~64 MiB of requests for answers.
+      for (let i = 0; i < 1000 && flooder() !== undefined && !raw.socket.destroyed; i++) {
+        raw.write(chunk);
+        maxSeen = Math.max(maxSeen, flooder()?.pendingBytes ?? 0);
+        if (i % 8 === 7) await sleep(1);
+      }
+      await waitFor(() => flooder() === undefined, 5000, 'the flooder disconnected');
+      assert.ok(maxSeen <= 4 * maxPendingBytes + 256 * 1024, `broker queued ${maxSeen} bytes of answers`);
+      assert.ok(b.broker.status().counters.slowConsumers >= 1);
+      await stillWorks(b, `after a ${flood} flood`);
+    });
+  }
 });
