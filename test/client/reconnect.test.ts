@@ -66,6 +66,26 @@ describe('reconnect', { timeout: 30_000 }, () => {
     });
   }
 
+  it('with several URLs: connects past a dead first one, and fails over when its broker goes', async (t) => {
+    const c = new Cleanup(t);
+    const b1 = await startTestBroker(c);
+    const b2 = await startTestBroker(c, { via: 'unix' });
+    const dead = await startTestBroker(c);
+    await dead.broker.close({ drainMs: 100 });
+    // A dead address first: the first connect moves on to the next.
+    const conn = await connectClient(c, [dead.url, b1.url, b2.url], FAST);
+    assert.equal(conn.url, b1.url);
+    assert.equal(conn.server!.serverId, b1.broker.serverId);
+    const sub = conn.subscribe('fo');
+    await conn.flush();
+    await b1.broker.close({ drainMs: 100 });
+    await waitFor(() => conn.status === 'open' && conn.server!.serverId === b2.broker.serverId, 5000, 'failed over to b2');
+    await conn.flush();
+    const other = await b2.connect();
+    other.publish('fo', 'on b2');
+    assert.equal((await take(sub, 1, 3000))[0]!.string(), 'on b2');
+  });
+
   it('publishes made while disconnected are held and delivered after reconnect, in order', async (t) => {
     const c = new Cleanup(t);
     const b = await startTestBroker(c, { via: 'unix' });
