@@ -245,6 +245,19 @@ describe('reconnect', { timeout: 30_000 }, () => {
     assert.equal(thrownCode(() => conn.publish('x')), ErrorCode.CONNECTION_CLOSED);
   });
 
+  it('credentials refused on reconnect close the connection with PLEXUS_ERR_AUTH_FAILED (no retry loop)', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c, { auth: { users: [{ user: 'u', token: 'old' }] } });
+    const conn = await b.connect({ ...FAST, token: 'old' });
+    await b.broker.close({ drainMs: 100 });
+    await reaches(conn, 'reconnecting', 3000);
+    const pending = rejectionCode(conn.request('x', '', { timeout: 0 }), 5000, 'request made while reconnecting');
+    await startTestBroker(c, { listen: [b.url], auth: { users: [{ user: 'u', token: 'rotated' }] } });
+    const why = await within(conn.closed, 5000, 'connection closed');
+    assert.equal(why?.code, ErrorCode.AUTH_FAILED);
+    assert.equal(await pending, ErrorCode.AUTH_FAILED);
+  });
+
   it('heartbeat: a broker that goes silent after WELCOME is dropped and the client reconnects', async (t) => {
     const c = new Cleanup(t);
     let accepted = 0;
