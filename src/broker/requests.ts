@@ -20,6 +20,12 @@ interface Entry {
 const DEFAULT_TRACK_MS = 120_000;
 
 /**
+ * The longest delay setTimeout honours. Longer ones fire after 1 ms, which dropped the
+ * tracking of any request whose timeout (a u32 on the wire) was within a second of it.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * Requests in flight, keyed by their reply subject. It lets a CANCEL travel from the
  * caller to exactly the responders that got the request, cancels their work when the
  * caller disconnects, and tells the caller at once when every responder holding its
@@ -37,7 +43,7 @@ export class RequestTracker {
   /** Record a delivered request. Untracked (but still delivered) past the per-connection limit. */
   add(reply: string, requester: RequestParty, responders: RequestParty[], timeoutMs: number): void {
     if (this.entries.has(reply) || requester.tracked.size >= this.maxPerConnection) return;
-    const ms = timeoutMs > 0 ? timeoutMs + 1000 : DEFAULT_TRACK_MS;
+    const ms = timeoutMs > 0 ? Math.min(timeoutMs + 1000, MAX_TIMER_MS) : DEFAULT_TRACK_MS;
     const timer = setTimeout(() => this.remove(reply), ms);
     timer.unref?.();
     this.entries.set(reply, { requester, responders, timer });

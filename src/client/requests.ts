@@ -5,7 +5,7 @@ import { toBytes } from './payload.js';
 
 /** Options for `request`. */
 export interface RequestOptions {
-  /** Give up after this long; the responder's signal fires at the same deadline. @default the connection's requestTimeoutMs */
+  /** Give up after this long (0: never; at most 2^31-1 ms); the responder's signal fires at the same deadline. @default the connection's requestTimeoutMs */
   readonly timeout?: number;
   /** Cancel the request; the cancellation travels to the responder. */
   readonly signal?: AbortSignal;
@@ -48,6 +48,9 @@ export interface RequestHost extends ReplyChannel {
  * the very requests the reconnect was meant to save. Within the request's own timeout.
  */
 const RESUBSCRIBE_GRACE_MS = 3000;
+
+/** The longest delay setTimeout honours (longer ones fire after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 const RESUBSCRIBE_RETRY_MS = 50;
 
 class PendingRequest implements InboxRoute {
@@ -117,8 +120,12 @@ export class RequestManager {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const timeout = options.timeout ?? this.host.requestTimeoutMs;
-    if (!(timeout >= 0) || !Number.isFinite(timeout) || timeout > 0xffffffff) {
-      return Promise.reject(new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeout must be a finite number of ms, got ${timeout}`));
+    // Bounded by the longest timer Node can set (~24.8 days): beyond it setTimeout fires
+    // after 1 ms, and such a request used to time out at once.
+    if (!(timeout >= 0) || !Number.isFinite(timeout) || timeout > MAX_TIMER_MS) {
+      return Promise.reject(
+        new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeout must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${timeout}`),
+      );
     }
     let payload: Uint8Array;
     let headers: Uint8Array | undefined;

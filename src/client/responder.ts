@@ -2,6 +2,7 @@ import { ErrorCode, PlexusError, isErrorCode } from '../errors/index.js';
 import { Flag, FrameType, type FrameInit } from '../wire/index.js';
 import type { Message, Payload } from './message.js';
 import { toBytes } from './payload.js';
+import { MAX_TIMER_MS } from './requests.js';
 
 /** What a request handler gets besides the message. */
 export interface RequestContext {
@@ -48,7 +49,11 @@ export class Responders {
     const deadline = msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs : undefined;
     const timer =
       msg.timeoutMs > 0
-        ? setTimeout(() => ac.abort(new PlexusError(ErrorCode.TIMEOUT, `the caller's ${msg.timeoutMs} ms deadline passed`)), msg.timeoutMs)
+        ? setTimeout(
+            () => ac.abort(new PlexusError(ErrorCode.TIMEOUT, `the caller's ${msg.timeoutMs} ms deadline passed`)),
+            // A peer may send any u32; past the largest timer setTimeout would fire at once.
+            Math.min(msg.timeoutMs, MAX_TIMER_MS),
+          )
         : undefined;
     // Once aborted (cancel, caller gone, connection closed) the deadline timer has nothing
     // left to do. It used to be cleared only when the handler settled, so a handler still

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RequestContext } from '../../src/client/index.js';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
+import { Flag, FrameType } from '../../src/wire/index.js';
 import { spawnNode } from '../helpers/child.js';
+import { RawClient } from '../helpers/raw.js';
 import { Cleanup, startTestBroker } from '../helpers/plexus.js';
-import { codeOf, deferred, type Deferred, rejection, rejectionCode, waitFor, within } from '../helpers/wait.js';
+import { codeOf, deferred, type Deferred, rejection, rejectionCode, sleep, waitFor, within } from '../helpers/wait.js';
 
 /** What a {@link hanging} handler saw. */
 interface Probe {
@@ -207,6 +209,35 @@ describe('request/reply', { timeout: 30_000 }, () => {
     assert.equal(replies.length, 200);
     assert.equal(counts[0]! + counts[1]!, 200, 'each request answered once');
     assert.ok(counts[0]! > 40 && counts[1]! > 40, `spread ${counts}`);
+  });
+
+  it('very long timeouts are honoured, not turned into 1 ms timers', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c, { via: 'unix' });
+    const svc = await b.connect();
+    const signals: AbortSignal[] = [];
+    svc.serve('slow', async (_m, ctx) => {
+      signals.push(ctx.signal);
+      await sleep(100);
+      return ctx.signal.aborted ? `aborted: ${String(ctx.signal.reason)}` : 'fine';
+    });
+    await svc.flush();
+    const caller = await b.connect();
+    const longest = 2 ** 31 - 1; // the largest timer Node can set (~24.8 days)
+    const p = caller.request('slow', '', { timeout: longest });
+    await sleep(50);
+    assert.equal(b.broker.status().trackedRequests, 1, 'the broker still tracks it');
+    assert.equal((await within(p, 3000)).string(), 'fine');
+    // Longer than a timer can be: refused up front instead of firing at once.
+    assert.equal(await rejectionCode(caller.request('slow', '', { timeout: 2 ** 31 }), 1000), ErrorCode.INVALID_ARGUMENT);
+    // A raw peer may put any u32 in aux: the broker and the responder must cope.
+    const raw = await RawClient.connect(c, b.url);
+    await raw.hello();
+    raw.send({ type: FrameType.SUB, id: 2, subject: '_INBOX.raw.>' });
+    raw.send({ type: FrameType.PUB, flags: Flag.REQUEST, aux: 0xffffffff, subject: 'slow', reply: '_INBOX.raw.1' });
+    const reply = await raw.waitFrame((f) => f.type === FrameType.MSG, 3000, 'reply to the raw request');
+    assert.equal(Buffer.from(reply.payload).toString(), 'fine');
+    assert.equal(signals.length, 2);
   });
 
   it('validates its arguments and an already-aborted signal', async (t) => {
