@@ -1,3 +1,4 @@
+import { ErrorCode, PlexusError } from '../errors/index.js';
 import type { ConnectionOptions } from 'node:tls';
 import type { InprocHub, TransportTable } from '../transports/index.js';
 
@@ -53,16 +54,26 @@ export interface ResolvedConnectOptions {
 }
 
 export function resolveConnectOptions(o: ConnectOptions): ResolvedConnectOptions {
+  // Timers above 2^31-1 ms fire at once in Node, so every time is capped below that.
+  const MAX_MS = 0x7fffffff;
   return {
-    timeoutMs: o.timeoutMs ?? 5000,
+    timeoutMs: range('timeoutMs', o.timeoutMs ?? 5000, 1, MAX_MS),
     reconnect: o.reconnect ?? true,
-    maxReconnectAttempts: o.maxReconnectAttempts ?? Infinity,
-    reconnectDelayMs: o.reconnectDelayMs ?? 50,
-    maxReconnectDelayMs: o.maxReconnectDelayMs ?? 2000,
-    reconnectBufferBytes: o.reconnectBufferBytes ?? 8 * 1024 * 1024,
-    maxOutboundBytes: o.maxOutboundBytes ?? 64 * 1024 * 1024,
-    requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
-    heartbeatMs: o.heartbeatMs,
-    maxFrameBytes: o.maxFrameBytes ?? 64 * 1024 * 1024 + 3 * 0xffff + 20,
+    maxReconnectAttempts: o.maxReconnectAttempts === Infinity ? Infinity : range('maxReconnectAttempts', o.maxReconnectAttempts ?? Infinity, 0, Number.MAX_SAFE_INTEGER),
+    reconnectDelayMs: range('reconnectDelayMs', o.reconnectDelayMs ?? 50, 0, MAX_MS),
+    maxReconnectDelayMs: range('maxReconnectDelayMs', o.maxReconnectDelayMs ?? 2000, 0, MAX_MS),
+    reconnectBufferBytes: range('reconnectBufferBytes', o.reconnectBufferBytes ?? 8 * 1024 * 1024, 0, 2 ** 40),
+    maxOutboundBytes: range('maxOutboundBytes', o.maxOutboundBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
+    requestTimeoutMs: range('requestTimeoutMs', o.requestTimeoutMs ?? 10_000, 0, MAX_MS),
+    heartbeatMs: o.heartbeatMs === undefined ? undefined : range('heartbeatMs', o.heartbeatMs, 1, MAX_MS / 3),
+    maxFrameBytes: range('maxFrameBytes', o.maxFrameBytes ?? 64 * 1024 * 1024 + 3 * 0xffff + 20, 20, 2 ** 31),
   };
+}
+
+/** A finite number within [min, max], else a coded error naming the option. */
+function range(name: string, v: number, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${name} must be a number in [${min}, ${max}], got ${String(v)}`);
+  }
+  return v;
 }
