@@ -59,7 +59,8 @@ export function resolveConnectOptions(o: ConnectOptions): ResolvedConnectOptions
   return {
     timeoutMs: range('timeoutMs', o.timeoutMs ?? 5000, 1, MAX_MS),
     reconnect: o.reconnect ?? true,
-    maxReconnectAttempts: o.maxReconnectAttempts === Infinity ? Infinity : range('maxReconnectAttempts', o.maxReconnectAttempts ?? Infinity, 0, Number.MAX_SAFE_INTEGER),
+    maxReconnectAttempts:
+      (o.maxReconnectAttempts ?? Infinity) === Infinity ? Infinity : range('maxReconnectAttempts', o.maxReconnectAttempts!, 0, Number.MAX_SAFE_INTEGER),
     reconnectDelayMs: range('reconnectDelayMs', o.reconnectDelayMs ?? 50, 0, MAX_MS),
     maxReconnectDelayMs: range('maxReconnectDelayMs', o.maxReconnectDelayMs ?? 2000, 0, MAX_MS),
     reconnectBufferBytes: range('reconnectBufferBytes', o.reconnectBufferBytes ?? 8 * 1024 * 1024, 0, 2 ** 40),
