@@ -65,21 +65,7 @@ export function encodeHeaders(headers: Readonly<Record<string, string>> | undefi
  * lengths do not add up exactly, a key is empty, or text is not valid UTF-8.
  */
 export function validateHeaderBlock(block: Uint8Array): boolean {
-  if (block.length < 2) return false;
-  const count = (block[0]! << 8) | block[1]!;
-  let o = 2;
-  for (let i = 0; i < count; i++) {
-    if (o + 2 > block.length) return false;
-    const kl = (block[o]! << 8) | block[o + 1]!;
-    o += 2;
-    if (kl === 0 || o + kl + 2 > block.length || !isValidUtf8(block, o, o + kl)) return false;
-    o += kl;
-    const vl = (block[o]! << 8) | block[o + 1]!;
-    o += 2;
-    if (o + vl > block.length || !isValidUtf8(block, o, o + vl)) return false;
-    o += vl;
-  }
-  return o === block.length;
+  return walkHeaders(block, undefined);
 }
 
 /** Decode a header block; returns `undefined` if it is malformed. Later duplicates win. */
@@ -126,7 +112,11 @@ export function encodeHeaderEntry(key: string, value: string): Uint8Array {
   return block.subarray(2);
 }
 
-function walkHeaders(block: Uint8Array, visit: (key: string, value: string) => boolean): boolean {
+/**
+ * Walk a header block, checking structure and UTF-8. With `visit`, each entry is decoded
+ * and passed to it (return false to stop early); without, nothing is allocated.
+ */
+function walkHeaders(block: Uint8Array, visit: ((key: string, value: string) => boolean) | undefined): boolean {
   if (block.length < 2) return false;
   const count = (block[0]! << 8) | block[1]!;
   let o = 2;
@@ -135,13 +125,19 @@ function walkHeaders(block: Uint8Array, visit: (key: string, value: string) => b
     const kl = (block[o]! << 8) | block[o + 1]!;
     o += 2;
     if (kl === 0 || o + kl + 2 > block.length) return false;
-    const key = readUtf8(block, o, o + kl);
+    const ks = o;
     o += kl;
     const vl = (block[o]! << 8) | block[o + 1]!;
     o += 2;
     if (o + vl > block.length) return false;
-    const value = readUtf8(block, o, o + vl);
+    const vs = o;
     o += vl;
+    if (!visit) {
+      if (!isValidUtf8(block, ks, ks + kl) || !isValidUtf8(block, vs, vs + vl)) return false;
+      continue;
+    }
+    const key = readUtf8(block, ks, ks + kl);
+    const value = readUtf8(block, vs, vs + vl);
     if (key === undefined || value === undefined) return false;
     if (!visit(key, value)) return true;
   }

@@ -81,43 +81,7 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string | 
     return s;
   }
   const units: number[] = [];
-  let i = start;
-  while (i < end) {
-    const b0 = buf[i]!;
-    if (b0 < 0x80) {
-      units.push(b0);
-      i += 1;
-      continue;
-    }
-    let need: number;
-    let cp: number;
-    let min: number;
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-      need = 1;
-      cp = b0 & 0x1f;
-      min = 0x80;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-      need = 2;
-      cp = b0 & 0x0f;
-      min = 0x800;
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-      need = 3;
-      cp = b0 & 0x07;
-      min = 0x10000;
-    } else return undefined;
-    if (i + need >= end) return undefined; // truncated sequence
-    for (let k = 1; k <= need; k++) {
-      const b = buf[i + k]!;
-      if ((b & 0xc0) !== 0x80) return undefined;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
-    if (cp >= 0x10000) {
-      const v = cp - 0x10000;
-      units.push(0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
-    } else units.push(cp);
-    i += need + 1;
-  }
+  if (!scanUtf8(buf, start, end, units)) return undefined;
   let s = '';
   for (let k = 0; k < units.length; k += 4096) s += String.fromCharCode.apply(null, units.slice(k, k + 4096));
   return s;
@@ -128,10 +92,19 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string | 
  * a string: used to validate header blocks that are forwarded, not read.
  */
 export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  return scanUtf8(buf, start, end, undefined);
+}
+
+/**
+ * The one strict UTF-8 scanner: rejects overlong forms, surrogates, code points past
+ * U+10FFFF and truncated sequences; pushes UTF-16 code units to `units` when given.
+ */
+function scanUtf8(buf: Uint8Array, start: number, end: number, units: number[] | undefined): boolean {
   let i = start;
   while (i < end) {
     const b0 = buf[i]!;
     if (b0 < 0x80) {
+      units?.push(b0);
       i++;
       continue;
     }
@@ -151,13 +124,19 @@ export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolea
       min = 0x10000;
       cp = b0 & 0x07;
     } else return false;
-    if (i + need >= end) return false;
+    if (i + need >= end) return false; // truncated sequence
     for (let k = 1; k <= need; k++) {
       const b = buf[i + k]!;
       if ((b & 0xc0) !== 0x80) return false;
       cp = (cp << 6) | (b & 0x3f);
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (units) {
+      if (cp >= 0x10000) {
+        const v = cp - 0x10000;
+        units.push(0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
+      } else units.push(cp);
+    }
     i += need + 1;
   }
   return true;
