@@ -1,0 +1,39 @@
+/**
+ * The local fast path: shared memory between threads and processes on one host.
+ *
+ * - {@link SharedSegment}: a named POSIX shared-memory segment as a SharedArrayBuffer in
+ *   every process that maps it (needs the native addon).
+ * - {@link SpscRing} / {@link MpscRing}: lock-free rings of records over any
+ *   SharedArrayBuffer region (a plain one between workers, a segment between processes).
+ * - {@link futexWaiter} / {@link atomicsWaiter}: cross-process and in-process sleep/wake.
+ *
+ * See docs/local.md.
+ */
+export { loadShm, shmAvailability, peerCredentials, type LoadShmOptions, type ShmAddon, type ShmAvailability, type FutexWaitResult } from './addon.js';
+export {
+  SharedSegment,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_SLOTS,
+  MAX_SEGMENT_DATA_BYTES,
+  type CreateSegmentOptions,
+  type OpenSegmentOptions,
+  type SegmentOptions,
+  type SegmentPeer,
+} from './segment.js';
+export { SpscRing, MpscRing, type RingOptions, type RecordHandler } from './ring.js';
+export {
+  initRing,
+  readRingLayout,
+  ringByteLength,
+  RingKind,
+  WakeMode,
+  RING_CONTROL_BYTES,
+  RECORD_HEADER_BYTES,
+  MIN_RING_CAPACITY,
+  MAX_RING_CAPACITY,
+  type RingInitOptions,
+  type RingLayout,
+} from './ring-layout.js';
+export { atomicsWaiter, futexWaiter, waiterFor, type Waiter, type WaitResult } from './waiter.js';
+export { type IdleOptions, type WaitOptions } from './idle.js';
+export { isProcessAlive, processStartTime } from './liveness.js';

@@ -1,0 +1,541 @@
+/**
+ * Lock-free rings of variable-length records over a SharedArrayBuffer region: between
+ * worker threads over a plain `new SharedArrayBuffer` (no addon), or between processes
+ * over a {@link SharedSegment} (wake mode `futex`, needs the addon).
+ *
+ * - {@link SpscRing}: one producer, one consumer. The producer owns `tail`, the consumer
+ *   owns `head`; each publishes its position with one atomic store per record and caches
+ *   the other's, so the data path is plain memory traffic: no locks, no system calls.
+ * - {@link MpscRing}: many producers, one consumer. Producers reserve space with a CAS on
+ *   `tail` and commit each record by storing its commit word last; the consumer stops at
+ *   the first uncommitted record and zeroes what it consumed, so a stale header can never
+ *   look committed.
+ *
+ * Both have non-blocking `tryWrite`/`tryRead`, zero-copy `tryReserve`/`commit` and
+ * `poll`, and blocking (`writeSync`/`readSync`, for workers) and async (`write`/`read`,
+ * for the main thread) forms that spin briefly and then sleep (see idle.ts). The layout is
+ * documented in ring-layout.ts.
+ */
+import { ErrorCode, plexusError } from '../errors/index.js';
+import type { LoadShmOptions } from './addon.js';
+import { idleWait, idleWaitSync, resolveIdleOptions, wakeSleepers, type IdleOptions, type ResolvedIdleOptions, type WaitOptions } from './idle.js';
+import {
+  I_HEAD,
+  I_READER_SLEEP,
+  I_STATE,
+  I_TAIL,
+  I_WRITER_SLEEP,
+  RECORD_HEADER_BYTES,
+  RING_CONTROL_BYTES,
+  RingKind,
+  STATE_READ_CLOSED,
+  STATE_WRITE_CLOSED,
+  align8,
+  initRing,
+  readRingLayout,
+  type RingInitOptions,
+  type RingLayout,
+} from './ring-layout.js';
+import { waiterFor, type Waiter } from './waiter.js';
+
+/** Options for attaching to a ring (either end). */
+export interface RingOptions extends IdleOptions {
+  /** Where to load the addon from when the ring wakes by futex. */
+  readonly addon?: LoadShmOptions;
+}
+
+/** Called by {@link SpscRing.poll} for each record; `view` is valid only during the call. */
+export type RecordHandler = (view: Uint8Array, tag: number) => void;
+
+/** What the rings share: header, views, the consumer side and the waits. */
+abstract class RingBase {
+  /** Geometry read from the ring's header. */
+  readonly layout: RingLayout;
+  /** Tag of the record most recently returned by `tryRead`/`read`/`readSync`. */
+  lastTag = 0;
+
+  protected readonly ctl: Int32Array;
+  protected readonly u8: Uint8Array;
+  protected readonly i32: Int32Array;
+  protected readonly capacity: number;
+  protected readonly mask: number;
+  protected readonly maxRecord: number;
+  protected readonly waiter: Waiter;
+  protected readonly idle: ResolvedIdleOptions;
+  /** Consumer position (only the consumer writes it). */
+  protected head: number;
+  /** Producer position as last seen by the consumer. */
+  private tailSeen: number;
+  /** Data index of a record handed out by `peek`/`poll` and not yet released, or -1. */
+  private held = -1;
+  private readonly mpsc: boolean;
+
+  protected constructor(buffer: SharedArrayBuffer, layout: RingLayout, options: RingOptions) {
+    this.layout = layout;
+    this.ctl = new Int32Array(buffer, layout.byteOffset, RING_CONTROL_BYTES / 4);
+    const dataOffset = layout.byteOffset + RING_CONTROL_BYTES;
+    this.u8 = new Uint8Array(buffer, dataOffset, layout.capacity);
+    this.i32 = new Int32Array(buffer, dataOffset, layout.capacity / 4);
+    this.capacity = layout.capacity;
+    this.mask = layout.capacity - 1;
+    this.maxRecord = layout.maxRecordBytes;
+    this.mpsc = layout.kind === RingKind.MPSC;
+    this.waiter = waiterFor(layout.wake, options.addon);
+    this.idle = resolveIdleOptions(options);
+    this.head = Atomics.load(this.ctl, I_HEAD);
+    this.tailSeen = Atomics.load(this.ctl, I_TAIL);
+  }
+
+  /** The largest payload one record may carry. */
+  get maxRecordBytes(): number {
+    return this.maxRecord;
+  }
+
+  /** True once the producer side called {@link closeWrite}: no more records will come. */
+  get writeClosed(): boolean {
+    return (Atomics.load(this.ctl, I_STATE) & STATE_WRITE_CLOSED) !== 0;
+  }
+
+  /** True once the consumer side called {@link closeRead}: writes fail from now on. */
+  get readClosed(): boolean {
+    return (Atomics.load(this.ctl, I_STATE) & STATE_READ_CLOSED) !== 0;
+  }
+
+  /** Bytes between the consumer and the producer (records, headers and padding). */
+  get usedBytes(): number {
+    return (Atomics.load(this.ctl, I_TAIL) - Atomics.load(this.ctl, I_HEAD)) | 0;
+  }
+
+  /** Producer side: no more records; the consumer drains what is there, then sees the end. */
+  closeWrite(): void {
+    Atomics.or(this.ctl, I_STATE, STATE_WRITE_CLOSED);
+    this.waiter.wake(this.ctl, I_READER_SLEEP, Infinity);
+  }
+
+  /** Consumer side: stop; producers get `PLEXUS_ERR_CONNECTION_CLOSED` (blocked ones at once). */
+  closeRead(): void {
+    Atomics.or(this.ctl, I_STATE, STATE_READ_CLOSED);
+    this.waiter.wake(this.ctl, I_WRITER_SLEEP, Infinity);
+  }
+
+  // ---- consumer ------------------------------------------------------------------------
+
+  /**
+   * Data index of the next committed record's header, or -1 when there is none yet.
+   * Skips padding on the way.
+   */
+  private next(): number {
+    const { i32, mask, capacity } = this;
+    for (;;) {
+      const head = this.head;
+      if (!this.mpsc && head === this.tailSeen) {
+        this.tailSeen = Atomics.load(this.ctl, I_TAIL);
+        if (head === this.tailSeen) return -1;
+      }
+      const idx = head & mask;
+      // MPSC: the commit word is the only thing ordering a record; SPSC: the tail is.
+      const w = this.mpsc ? Atomics.load(i32, idx >> 2) : i32[idx >> 2]!;
+      if (w > 0) {
+        if (w - 1 > this.maxRecord || idx + RECORD_HEADER_BYTES + w - 1 > capacity) throw this.corrupt(`record length ${w - 1}`, head);
+        return idx;
+      }
+      if (w === 0) {
+        if (this.mpsc) return -1;
+        throw this.corrupt('uncommitted record below the published tail', head);
+      }
+      const skip = -w;
+      if ((skip & 7) !== 0 || idx + skip > capacity) throw this.corrupt(`skip of ${skip} bytes`, head);
+      this.advance(idx, skip);
+    }
+  }
+
+  private advance(idx: number, size: number): void {
+    // MPSC: zero what was consumed so the next lap's headers start uncommitted.
+    if (this.mpsc) this.u8.fill(0, idx, idx + size);
+    this.head = (this.head + size) | 0;
+    Atomics.store(this.ctl, I_HEAD, this.head);
+    wakeSleepers(this.ctl, I_WRITER_SLEEP, this.waiter);
+  }
+
+  private corrupt(what: string, position: number): Error {
+    return plexusError(ErrorCode.RING_CORRUPT, `ring corrupt at position ${position >>> 0}: ${what}`, { details: { position: position >>> 0 } });
+  }
+
+  private releaseAt(idx: number): void {
+    const len = this.i32[idx >> 2]! - 1;
+    this.advance(idx, align8(RECORD_HEADER_BYTES + len));
+  }
+
+  /** True when a record can be read now, or the producer closed (read returns null then). */
+  protected readable(): boolean {
+    if (this.mpsc) {
+      if (Atomics.load(this.i32, (this.head & this.mask) >> 2) !== 0) return true;
+    } else if (Atomics.load(this.ctl, I_TAIL) !== this.head) {
+      return true;
+    }
+    return this.writeClosed;
+  }
+
+  /** The next record as a copy, or undefined when none is ready (see {@link writeClosed} for the end). */
+  tryRead(): Uint8Array | undefined {
+    this.checkNotHeld();
+    const idx = this.next();
+    if (idx < 0) return undefined;
+    const len = this.i32[idx >> 2]! - 1;
+    this.lastTag = this.i32[(idx >> 2) + 1]!;
+    const start = idx + RECORD_HEADER_BYTES;
+    const out = this.u8.slice(start, start + len);
+    this.advance(idx, align8(RECORD_HEADER_BYTES + len));
+    return out;
+  }
+
+  /**
+   * Zero-copy read: a view of the next record's payload, valid until {@link release}.
+   * The producer cannot reuse that space until then.
+   */
+  peek(): Uint8Array | undefined {
+    this.checkNotHeld();
+    const idx = this.next();
+    if (idx < 0) return undefined;
+    this.held = idx;
+    this.lastTag = this.i32[(idx >> 2) + 1]!;
+    const start = idx + RECORD_HEADER_BYTES;
+    return this.u8.subarray(start, start + this.i32[idx >> 2]! - 1);
+  }
+
+  /** Frees the record returned by {@link peek}. */
+  release(): void {
+    if (this.held < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'release() without a peeked record');
+    const idx = this.held;
+    this.held = -1;
+    this.releaseAt(idx);
+  }
+
+  private checkNotHeld(): void {
+    if (this.held >= 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'release() the peeked record first');
+  }
+
+  /**
+   * Zero-copy batch read: calls `handler(view, tag)` for up to `max` ready records and
+   * frees each after its call. Returns how many were handled (0: none ready).
+   */
+  poll(handler: RecordHandler, max = Infinity): number {
+    this.checkNotHeld();
+    let n = 0;
+    while (n < max) {
+      const idx = this.next();
+      if (idx < 0) break;
+      const len = this.i32[idx >> 2]! - 1;
+      const start = idx + RECORD_HEADER_BYTES;
+      this.held = idx;
+      try {
+        handler(this.u8.subarray(start, start + len), this.i32[(idx >> 2) + 1]!);
+      } finally {
+        this.held = -1;
+        this.advance(idx, align8(RECORD_HEADER_BYTES + len));
+      }
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Blocks until a record is ready (true) or the producer closed and everything was read
+   * (false). For worker threads.
+   */
+  waitReadableSync(opts?: WaitOptions): boolean {
+    for (;;) {
+      const r = this.readyOrEnd();
+      if (r !== undefined) return r;
+      idleWaitSync(this.ctl, I_READER_SLEEP, () => this.readable(), this.waiter, this.idle, 'ring read', opts);
+    }
+  }
+
+  /** Async {@link waitReadableSync}: never blocks the event loop after the short spin. */
+  async waitReadable(opts?: WaitOptions): Promise<boolean> {
+    for (;;) {
+      const r = this.readyOrEnd();
+      if (r !== undefined) return r;
+      await idleWait(this.ctl, I_READER_SLEEP, () => this.readable(), this.waiter, this.idle, 'ring read', opts);
+    }
+  }
+
+  /** true: a record is ready; false: closed and fully read; undefined: keep waiting. */
+  private readyOrEnd(): boolean | undefined {
+    if (this.next() >= 0) return true;
+    if (!this.writeClosed) return undefined;
+    // Closed: records committed before the close are still delivered; the end is when
+    // nothing is left (an MPSC reservation still being filled keeps us waiting).
+    if (this.next() >= 0) return true;
+    return Atomics.load(this.ctl, I_TAIL) === this.head ? false : undefined;
+  }
+
+  /** The next record (a copy), waiting for one; null once the producer closed and all was read. */
+  readSync(opts?: WaitOptions): Uint8Array | null {
+    for (;;) {
+      const r = this.tryRead();
+      if (r !== undefined) return r;
+      if (!this.waitReadableSync(opts)) return null;
+    }
+  }
+
+  /** Async {@link readSync}. */
+  async read(opts?: WaitOptions): Promise<Uint8Array | null> {
+    for (;;) {
+      const r = this.tryRead();
+      if (r !== undefined) return r;
+      if (!(await this.waitReadable(opts))) return null;
+    }
+  }
+
+  // ---- producer (shared parts) -----------------------------------------------------------
+
+  /** Space reservation: payload index into the data area, or -1 when there is no room now. */
+  protected abstract reserveIndex(length: number): number;
+  /** True when {@link reserveIndex} would make progress for `length` (or writing must fail). */
+  protected abstract writable(length: number): boolean;
+  /** Publishes the reserved record. */
+  protected abstract commitReserved(length: number, tag: number): void;
+  /** Whether a reservation is outstanding. */
+  protected abstract get reserving(): boolean;
+
+  protected checkLength(length: number): void {
+    if (!Number.isInteger(length) || length < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, `record length must be a non-negative integer, got ${length}`);
+    if (length > this.maxRecord) {
+      throw plexusError(ErrorCode.PAYLOAD_TOO_LARGE, `record of ${length} bytes exceeds the ring's limit of ${this.maxRecord}`, {
+        details: { length, maxRecordBytes: this.maxRecord },
+      });
+    }
+    const state = Atomics.load(this.ctl, I_STATE);
+    if (state !== 0) {
+      const by = (state & STATE_READ_CLOSED) !== 0 ? 'by its reader' : 'for writing';
+      throw plexusError(ErrorCode.CONNECTION_CLOSED, `the ring was closed ${by}`);
+    }
+    if (this.reserving) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'commit() the outstanding reservation first');
+  }
+
+  /**
+   * Zero-copy write: a view of `length` bytes inside the ring to fill, then {@link commit}.
+   * Undefined when there is no room now.
+   * @throws PlexusError `PLEXUS_ERR_PAYLOAD_TOO_LARGE` over the record limit, `PLEXUS_ERR_CONNECTION_CLOSED` after a close.
+   */
+  tryReserve(length: number): Uint8Array | undefined {
+    this.checkLength(length);
+    const at = this.reserveIndex(length);
+    return at < 0 ? undefined : this.u8.subarray(at, at + length);
+  }
+
+  /** Publishes the reserved record; `length` may be less than reserved (the rest is skipped). */
+  commit(length?: number, tag = 0): void {
+    if (!this.reserving) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'commit() without a reservation');
+    if (length !== undefined && (!Number.isInteger(length) || length < 0)) {
+      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length must be a non-negative integer, got ${length}`);
+    }
+    this.commitReserved(length ?? -1, tag | 0);
+    wakeSleepers(this.ctl, I_READER_SLEEP, this.waiter);
+  }
+
+  /** Copies `bytes` in as one record; false when there is no room now. */
+  tryWrite(bytes: Uint8Array, tag = 0): boolean {
+    const length = bytes.length;
+    this.checkLength(length);
+    const at = this.reserveIndex(length);
+    if (at < 0) return false;
+    this.u8.set(bytes, at);
+    this.commitReserved(length, tag | 0);
+    wakeSleepers(this.ctl, I_READER_SLEEP, this.waiter);
+    return true;
+  }
+
+  private writableOrClosed(length: number): boolean {
+    return this.writable(length) || (Atomics.load(this.ctl, I_STATE) & (STATE_READ_CLOSED | STATE_WRITE_CLOSED)) !== 0;
+  }
+
+  /** Waits for room, then writes (for workers; blocks the thread). */
+  writeSync(bytes: Uint8Array, tag = 0, opts?: WaitOptions): void {
+    while (!this.tryWrite(bytes, tag)) {
+      idleWaitSync(this.ctl, I_WRITER_SLEEP, () => this.writableOrClosed(bytes.length), this.waiter, this.idle, 'ring write', opts);
+    }
+  }
+
+  /** Async {@link writeSync}. */
+  async write(bytes: Uint8Array, tag = 0, opts?: WaitOptions): Promise<void> {
+    while (!this.tryWrite(bytes, tag)) {
+      await idleWait(this.ctl, I_WRITER_SLEEP, () => this.writableOrClosed(bytes.length), this.waiter, this.idle, 'ring write', opts);
+    }
+  }
+
+  /** Waits until a record of `length` bytes can be reserved (for workers). */
+  waitWritableSync(length: number, opts?: WaitOptions): void {
+    idleWaitSync(this.ctl, I_WRITER_SLEEP, () => this.writableOrClosed(length), this.waiter, this.idle, 'ring write', opts);
+  }
+
+  /** Async {@link waitWritableSync}. */
+  async waitWritable(length: number, opts?: WaitOptions): Promise<void> {
+    await idleWait(this.ctl, I_WRITER_SLEEP, () => this.writableOrClosed(length), this.waiter, this.idle, 'ring write', opts);
+  }
+}
+
+/**
+ * Single-producer/single-consumer ring. Exactly one thread or process may write and one
+ * may read (each attaches its own `SpscRing` to the same memory).
+ */
+export class SpscRing extends RingBase {
+  /** Producer position (only the producer writes it). */
+  private tail: number;
+  /** Consumer position as last seen by the producer. */
+  private headSeen: number;
+  private reservedAt = -1;
+  private reservedLength = 0;
+
+  private constructor(buffer: SharedArrayBuffer, layout: RingLayout, options: RingOptions) {
+    super(buffer, layout, options);
+    this.tail = Atomics.load(this.ctl, I_TAIL);
+    this.headSeen = Atomics.load(this.ctl, I_HEAD);
+  }
+
+  /** Lays out a new ring in `buffer` and attaches to it. */
+  static create(buffer: SharedArrayBuffer, options: RingInitOptions & RingOptions = {}): SpscRing {
+    return new SpscRing(buffer, initRing(buffer, RingKind.SPSC, options), options);
+  }
+
+  /** Attaches to a ring another thread or process created. */
+  static attach(buffer: SharedArrayBuffer, byteOffset = 0, options: RingOptions = {}): SpscRing {
+    return new SpscRing(buffer, readRingLayout(buffer, RingKind.SPSC, byteOffset), options);
+  }
+
+  protected get reserving(): boolean {
+    return this.reservedAt >= 0;
+  }
+
+  /** Whether `need` bytes are free after the tail (refreshing the cached head only if not). */
+  private fits(need: number): boolean {
+    if (this.capacity - ((this.tail - this.headSeen) | 0) >= need) return true;
+    this.headSeen = Atomics.load(this.ctl, I_HEAD);
+    return this.capacity - ((this.tail - this.headSeen) | 0) >= need;
+  }
+
+  protected writable(length: number): boolean {
+    const size = align8(RECORD_HEADER_BYTES + length);
+    const toEnd = this.capacity - (this.tail & this.mask);
+    return this.fits(size > toEnd ? toEnd : size);
+  }
+
+  protected reserveIndex(length: number): number {
+    const size = align8(RECORD_HEADER_BYTES + length);
+    let idx = this.tail & this.mask;
+    const toEnd = this.capacity - idx;
+    if (size > toEnd) {
+      // Does not fit before the end: publish a skip record over the rest, go on at 0.
+      if (!this.fits(toEnd)) return -1;
+      this.i32[idx >> 2] = -toEnd;
+      this.tail = (this.tail + toEnd) | 0;
+      Atomics.store(this.ctl, I_TAIL, this.tail);
+      idx = 0;
+    }
+    if (!this.fits(size)) return -1;
+    this.reservedAt = idx;
+    this.reservedLength = length;
+    return idx + RECORD_HEADER_BYTES;
+  }
+
+  protected commitReserved(length: number, tag: number): void {
+    const idx = this.reservedAt;
+    const len = length < 0 ? this.reservedLength : length;
+    if (!Number.isInteger(len) || len > this.reservedLength) {
+      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length ${len} is more than the ${this.reservedLength} bytes reserved`);
+    }
+    this.reservedAt = -1;
+    const w = idx >> 2;
+    this.i32[w + 1] = tag;
+    this.i32[w] = len + 1;
+    // One atomic store publishes header and payload (plain writes before it).
+    this.tail = (this.tail + align8(RECORD_HEADER_BYTES + len)) | 0;
+    Atomics.store(this.ctl, I_TAIL, this.tail);
+  }
+}
+
+/**
+ * Multi-producer/single-consumer ring. Any number of threads or processes may write
+ * (each through its own attached `MpscRing`), one may read. Per-producer order is kept;
+ * records of different producers interleave in reservation order.
+ *
+ * A producer that dies between reserving and committing stalls the consumer at its
+ * record; pair the ring with a liveness check (`checkPeer`) to notice.
+ */
+export class MpscRing extends RingBase {
+  private headSeen: number;
+  private reservedAt = -1;
+  private reservedSize = 0;
+  private reservedLength = 0;
+
+  private constructor(buffer: SharedArrayBuffer, layout: RingLayout, options: RingOptions) {
+    super(buffer, layout, options);
+    this.headSeen = Atomics.load(this.ctl, I_HEAD);
+  }
+
+  /** Lays out a new ring in `buffer` and attaches to it. */
+  static create(buffer: SharedArrayBuffer, options: RingInitOptions & RingOptions = {}): MpscRing {
+    return new MpscRing(buffer, initRing(buffer, RingKind.MPSC, options), options);
+  }
+
+  /** Attaches to a ring another thread or process created. */
+  static attach(buffer: SharedArrayBuffer, byteOffset = 0, options: RingOptions = {}): MpscRing {
+    return new MpscRing(buffer, readRingLayout(buffer, RingKind.MPSC, byteOffset), options);
+  }
+
+  protected get reserving(): boolean {
+    return this.reservedAt >= 0;
+  }
+
+  /** Whether `need` bytes are free after `tail` (refreshing the cached head if not). */
+  private fits(tail: number, need: number): boolean {
+    if (this.capacity - ((tail - this.headSeen) | 0) >= need) return true;
+    this.headSeen = Atomics.load(this.ctl, I_HEAD);
+    return this.capacity - ((tail - this.headSeen) | 0) >= need;
+  }
+
+  protected writable(length: number): boolean {
+    const size = align8(RECORD_HEADER_BYTES + length);
+    const tail = Atomics.load(this.ctl, I_TAIL);
+    const toEnd = this.capacity - (tail & this.mask);
+    return this.fits(tail, size > toEnd ? toEnd : size);
+  }
+
+  protected reserveIndex(length: number): number {
+    const size = align8(RECORD_HEADER_BYTES + length);
+    for (;;) {
+      const tail = Atomics.load(this.ctl, I_TAIL);
+      const idx = tail & this.mask;
+      const toEnd = this.capacity - idx;
+      const need = size > toEnd ? toEnd : size;
+      if (!this.fits(tail, need)) return -1;
+      if (Atomics.compareExchange(this.ctl, I_TAIL, tail, (tail + need) | 0) !== tail) continue;
+      if (need !== size) {
+        // We own [idx, end): turn it into a skip record and reserve again from 0.
+        Atomics.store(this.i32, idx >> 2, -toEnd);
+        wakeSleepers(this.ctl, I_READER_SLEEP, this.waiter);
+        continue;
+      }
+      this.reservedAt = idx;
+      this.reservedSize = size;
+      this.reservedLength = length;
+      return idx + RECORD_HEADER_BYTES;
+    }
+  }
+
+  protected commitReserved(length: number, tag: number): void {
+    const idx = this.reservedAt;
+    const len = length < 0 ? this.reservedLength : length;
+    if (!Number.isInteger(len) || len > this.reservedLength) {
+      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length ${len} is more than the ${this.reservedLength} bytes reserved`);
+    }
+    this.reservedAt = -1;
+    const used = align8(RECORD_HEADER_BYTES + len);
+    // A shorter record leaves the rest of the reservation as a skip record, committed
+    // before the record itself so the consumer never reaches an uncommitted gap.
+    if (used < this.reservedSize) Atomics.store(this.i32, (idx + used) >> 2, -(this.reservedSize - used));
+    this.i32[(idx >> 2) + 1] = tag;
+    Atomics.store(this.i32, idx >> 2, len + 1);
+  }
+}
