@@ -1,0 +1,91 @@
+/**
+ * Reading records by sequence: find the segment, start at the nearest index entry at or
+ * below the sequence, walk forward verifying every record's CRC. A sequence inside a
+ * corrupt range fails with `PLEXUS_ERR_STORE_CORRUPT`; it never yields bad bytes.
+ */
+import { ErrorCode, PlexusError, plexusError } from '../errors/index.js';
+import { decodeRecord, type StoredRecord } from './format.js';
+import type { SegmentSet } from './segments.js';
+import type { CorruptRange } from './types.js';
+
+/** The error for reading inside a corrupt range; `details` tells how to skip it. */
+export function corruptError(range: CorruptRange): PlexusError {
+  return plexusError(
+    ErrorCode.STORE_CORRUPT,
+    `records ${range.fromSeq}..${range.toSeq} in ${range.segment} are corrupt (${range.reason}) and cannot be served`,
+    { details: { ...range } },
+  );
+}
+
+/** Limits of one read. */
+export interface ReadLimits {
+  /** Highest sequence to return. */
+  readonly last: number;
+  readonly maxRecords: number;
+  /** Stop before a record that would go past this; the first record is always returned. */
+  readonly maxBytes: number;
+  /** Read size. */
+  readonly chunkBytes: number;
+}
+
+/**
+ * Records with sequence ≥ `from` (and ≤ `limits.last`), in order, skipping gaps. When
+ * a corrupt range comes first the read fails; when it comes after some records, those
+ * are returned and the next read starting inside the range fails.
+ */
+export async function readRecords(set: SegmentSet, from: number, limits: ReadLimits): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
+  let bytes = 0;
+  let cursor = from;
+  for (let i = Math.max(0, set.findIndex(from)); i < set.list.length && cursor <= limits.last; i++) {
+    const seg = set.list[i]!;
+    if (cursor > seg.maxSeq || (seg.count === 0 && seg.corrupt.length === 0)) continue;
+    let done = false;
+    seg.acquire();
+    try {
+      await seg.walk(seg.startFor('seqs', cursor), limits.chunkBytes, (ev) => {
+        if (ev.kind === 'corrupt') {
+          const r = ev.range;
+          if (r.toSeq < cursor) return true;
+          if (r.fromSeq > limits.last || out.length > 0) {
+            done = true;
+            return false;
+          }
+          throw corruptError(r);
+        }
+        const h = ev.head;
+        if (h.seq < cursor) return true;
+        if (h.seq > limits.last) {
+          done = true;
+          return false;
+        }
+        const size = 4 + h.length;
+        if (out.length > 0 && bytes + size > limits.maxBytes) {
+          done = true;
+          return false;
+        }
+        const rec = decodeRecord(ev.buffer, ev.offset, h);
+        if (rec === undefined) {
+          // The CRC matched but the fields are not what this code writes.
+          if (out.length > 0) {
+            done = true;
+            return false;
+          }
+          throw corruptError(seg.rangeOf(ev.pos, ev.pos + size, h.seq, h.seq, 'malformed subject or header block'));
+        }
+        out.push(rec);
+        bytes += size;
+        if (out.length >= limits.maxRecords) {
+          done = true;
+          return false;
+        }
+        return true;
+      });
+    } finally {
+      seg.release();
+    }
+    if (done) break;
+    cursor = Math.max(cursor, seg.upper);
+  }
+  return out;
+}
