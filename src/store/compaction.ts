@@ -26,8 +26,8 @@ export interface CompactionHost {
   marker(): number;
   /** True once the log is closing: stop between segments. */
   closing(): boolean;
-  /** `old` was replaced by `next` (or deleted when `next` is undefined). */
-  swapped(old: Segment, next: Segment | undefined): void;
+  /** Inside the writer: `old` was replaced by a compacted copy, or deleted. */
+  swapped(old: Segment): Promise<void>;
 }
 
 const FLUSH_BYTES = 1 << 20;
@@ -97,7 +97,7 @@ async function swapIn(host: CompactionHost, seg: Segment, copy: Copy): Promise<S
   if (seg.isRetired) return 'gone'; // Retention deleted it meanwhile.
   if (copy.kept === 0) {
     await host.segments.remove(seg);
-    host.swapped(seg, undefined);
+    await host.swapped(seg);
     return 'deleted';
   }
   const next = copy.seg!;
@@ -105,7 +105,7 @@ async function swapIn(host: CompactionHost, seg: Segment, copy: Copy): Promise<S
   await fs.rename(copy.tmp, seg.path);
   await fs.syncDir(seg.ctx.dir);
   host.segments.replace(seg, next);
-  host.swapped(seg, next);
+  await host.swapped(seg);
   await next.writeIndex().catch(() => undefined);
   return 'replaced';
 }

@@ -17,7 +17,8 @@ import type { Segment, SegmentContext } from './segment.js';
 import type { SegmentSet } from './segments.js';
 import { tailRecords, type TailOptions, type TailSource } from './tail.js';
 import type { AppendResult, CompactionResult, CorruptRange, LogStats, RecoveryReport, RetentionResult } from './types.js';
-import { Writer, writeFailed, type WriterHost } from './writer.js';
+import { ioError, writeFailed } from './errors.js';
+import { Writer, type WriterHost } from './writer.js';
 
 /** Options for one append. */
 export interface AppendOptions {
@@ -63,11 +64,19 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
   const opts = resolveLogOptions(options);
   const abs = resolve(dir);
   const fs = opts.fs;
-  if (opts.create) await fs.mkdir(abs);
-  const release = await acquireLock(fs, abs);
+  let release: () => Promise<void>;
+  try {
+    if (opts.create) await fs.mkdir(abs);
+    release = await acquireLock(fs, abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw plexusError(ErrorCode.CONFIG, 'no log directory there (and create is false)', { cause: err });
+    }
+    throw ioError(err, 'opening the log');
+  }
   try {
     const ctx: SegmentContext = { fs, dir: abs, maxRecordBytes: opts.maxRecordBytes, indexIntervalBytes: opts.indexIntervalBytes };
-    const rec = await recover(ctx, opts.verifyOnOpen === 'all');
+    const rec = await recover(ctx, opts.verifyOnOpen === 'all', opts.create);
     const report: RecoveryReport = Object.freeze({
       truncatedBytes: rec.truncatedBytes,
       corruptRanges: Object.freeze(rec.corruptRanges.slice()),
@@ -87,7 +96,7 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
     return log;
   } catch (err) {
     await release();
-    throw err;
+    throw ioError(err, 'opening the log');
   }
 }
 
@@ -292,10 +301,14 @@ export class Log {
    */
   async enforceRetention(): Promise<RetentionResult> {
     if (this.ending) throw closedError();
-    return this.writer.exclusive(async () => {
-      const target = await limitsMarker(this.retentionState(), this.opts, Date.now());
-      return this.applyMarker(target);
-    });
+    return this.writer
+      .exclusive(async () => {
+        const target = await limitsMarker(this.retentionState(), this.opts, Date.now());
+        return this.applyMarker(target);
+      })
+      .catch((err: unknown) => {
+        throw ioError(err, 'enforcing retention');
+      });
   }
 
   /**
@@ -314,10 +327,12 @@ export class Log {
           writer: this.writer,
           marker: () => this.marker,
           closing: () => this.ending,
-          swapped: (old, next) => this.swapped(old, next),
+          swapped: (old) => this.swapped(old),
         },
         keep,
-      ),
+      ).catch((err: unknown) => {
+        throw ioError(err, 'compaction');
+      }),
     );
     this.compaction = run.catch(() => undefined);
     return run;
@@ -365,7 +380,8 @@ export class Log {
         } catch (err) {
           failure = err;
         }
-        for (const s of this.segments.list) if (s.indexDirty) await s.writeIndex().catch(() => undefined);
+        const active = this.segments.active;
+        for (const s of this.segments.list) if (s.indexDirty || s === active) await s.writeIndex().catch(() => undefined);
         if (this.marker > this.savedMarker) {
           await writeFileAtomic(this.opts.fs, this.dir, join(this.dir, FileNames.meta), encodeMeta(this.marker), true).catch(() => undefined);
         }
@@ -385,12 +401,7 @@ export class Log {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof PlexusError) throw err;
-      const e = err as NodeJS.ErrnoException;
-      throw plexusError(ErrorCode.STORE_READ_FAILED, `read failed: ${e?.code ?? String(err)}`, {
-        cause: err,
-        details: { code: e?.code, errno: e?.errno, syscall: e?.syscall },
-      });
+      throw ioError(err, 'read');
     } finally {
       this.reads--;
       if (this.reads === 0 && this.readsIdle !== undefined) {
@@ -469,8 +480,10 @@ export class Log {
     }
   }
 
-  private swapped(old: Segment, _next: Segment | undefined): void {
-    // Compaction dropped the records below the marker from `old`'s replacement.
-    if (this.headCut?.seg === old) this.headCut = undefined;
+  /** Inside the writer, after compaction replaced or deleted `old`. */
+  private async swapped(old: Segment): Promise<void> {
+    // The copy left out records below the marker as it was when copying began; the
+    // marker may have moved since.
+    if (this.headCut?.seg === old || this.segments.list[0] !== this.headCut?.seg) await this.updateHeadCut();
   }
 }

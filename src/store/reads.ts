@@ -3,19 +3,10 @@
  * below the sequence, walk forward verifying every record's CRC. A sequence inside a
  * corrupt range fails with `PLEXUS_ERR_STORE_CORRUPT`; it never yields bad bytes.
  */
-import { ErrorCode, PlexusError, plexusError } from '../errors/index.js';
+import { corruptError } from './errors.js';
 import { decodeRecord, type StoredRecord } from './format.js';
+import type { Segment } from './segment.js';
 import type { SegmentSet } from './segments.js';
-import type { CorruptRange } from './types.js';
-
-/** The error for reading inside a corrupt range; `details` tells how to skip it. */
-export function corruptError(range: CorruptRange): PlexusError {
-  return plexusError(
-    ErrorCode.STORE_CORRUPT,
-    `records ${range.fromSeq}..${range.toSeq} in ${range.segment} are corrupt (${range.reason}) and cannot be served`,
-    { details: { ...range } },
-  );
-}
 
 /** Limits of one read. */
 export interface ReadLimits {
@@ -37,9 +28,13 @@ export async function readRecords(set: SegmentSet, from: number, limits: ReadLim
   const out: StoredRecord[] = [];
   let bytes = 0;
   let cursor = from;
-  for (let i = Math.max(0, set.findIndex(from)); i < set.list.length && cursor <= limits.last; i++) {
-    const seg = set.list[i]!;
-    if (cursor > seg.maxSeq || (seg.count === 0 && seg.corrupt.length === 0)) continue;
+  // Look the segment up by sequence each time: retention or compaction may change the
+  // list while this read waits for the disk.
+  for (let seg = segmentFor(set, cursor); seg !== undefined && cursor <= limits.last; seg = segmentFor(set, cursor)) {
+    if (seg.count === 0 && seg.corrupt.length === 0) {
+      cursor = Math.max(cursor, seg.upper);
+      continue;
+    }
     let done = false;
     seg.acquire();
     try {
@@ -88,4 +83,10 @@ export async function readRecords(set: SegmentSet, from: number, limits: ReadLim
     cursor = Math.max(cursor, seg.upper);
   }
   return out;
+}
+
+/** The segment holding `seq`, or the first one when `seq` is below them all. */
+function segmentFor(set: SegmentSet, seq: number): Segment | undefined {
+  if (seq === Infinity) return undefined;
+  return set.find(seq) ?? set.list[0];
 }

@@ -37,7 +37,7 @@ export interface Recovered {
 }
 
 /** Load (or create) the log in `ctx.dir`. The caller holds the directory lock. */
-export async function recover(ctx: SegmentContext, verifyAll: boolean): Promise<Recovered> {
+export async function recover(ctx: SegmentContext, verifyAll: boolean, create: boolean): Promise<Recovered> {
   const { fs, dir } = ctx;
   const names = await fs.readdir(dir);
   const removedTempFiles: string[] = [];
@@ -71,6 +71,7 @@ export async function recover(ctx: SegmentContext, verifyAll: boolean): Promise<
   const segments = new SegmentSet(ctx);
   const out = { truncatedBytes: 0, corruptRanges: [] as CorruptRange[], indexesRebuilt: [] as string[] };
   if (bases.length === 0) {
+    if (!create) throw plexusError(ErrorCode.CONFIG, 'no log in this directory (and create is false)');
     const seg = await segments.create(marker);
     segments.push(seg);
     return { segments, marker, ...out, removedTempFiles, created: true };

@@ -12,11 +12,11 @@
  * where the batch began: what was acknowledged before stays, and the next batch is
  * written at the same place once the cause (say a full disk) is gone.
  */
-import { ErrorCode, plexusError, type PlexusError } from '../errors/index.js';
+import type { PlexusError } from '../errors/index.js';
+import { writeFailed } from './errors.js';
 import { stampRecord } from './format.js';
 import { writeFully } from './fs.js';
 import type { ResolvedLogOptions } from './options.js';
-import type { Segment } from './segment.js';
 import type { SegmentSet } from './segments.js';
 import type { AppendResult } from './types.js';
 
@@ -60,13 +60,6 @@ export interface WriterCounters {
   writeFailures: number;
   fsyncFailures: number;
   rolls: number;
-}
-
-/** Wrap a system error from writing as `PLEXUS_ERR_STORE_WRITE_FAILED`. */
-export function writeFailed(err: unknown, seg: Segment | undefined, what: string): PlexusError {
-  const e = err as NodeJS.ErrnoException;
-  const details = { code: e?.code, errno: e?.errno, syscall: e?.syscall, segment: seg?.name };
-  return plexusError(ErrorCode.STORE_WRITE_FAILED, `${what} failed: ${e?.code ?? String(err)}`, { cause: err, details });
 }
 
 /** The queue and loop described above. */
@@ -192,7 +185,7 @@ export class Writer {
       this.counters.fsyncs++;
     } catch (err) {
       this.counters.fsyncFailures++;
-      this.syncError = writeFailed(err, seg, 'interval fsync');
+      this.syncError = writeFailed(err, seg.name, 'interval fsync');
     }
   }
 
@@ -213,7 +206,7 @@ export class Writer {
       try {
         await this.rollNow();
       } catch (err) {
-        this.failHead(writeFailed(err, seg, 'segment roll'));
+        this.failHead(writeFailed(err, seg.name, 'segment roll'));
         return;
       }
       seg = segments.active;
@@ -223,7 +216,7 @@ export class Writer {
         await fs.ftruncate(seg.fd, seg.size);
         seg.needsTruncate = false;
       } catch (err) {
-        this.failHead(writeFailed(err, seg, 'truncating a failed write'));
+        this.failHead(writeFailed(err, seg.name, 'truncating a failed write'));
         return;
       }
     }
@@ -268,7 +261,7 @@ export class Writer {
       } catch {
         seg.needsTruncate = true; // Retried before the next write; reads stop at `size` anyway.
       }
-      const e = writeFailed(err, seg, 'append');
+      const e = writeFailed(err, seg.name, 'append');
       for (const job of jobs) job.reject(e);
       return;
     }

@@ -72,6 +72,13 @@ void describe('log: append and read', () => {
     assert.equal(log.stats().writeFailures, 0);
   });
 
+  void it('create: false refuses a directory without a log', async (t) => {
+    const dir = await tempDir(t);
+    assert.equal(await rejectionCode(openLog(join(dir, 'missing'), { create: false }), 2000), ErrorCode.CONFIG);
+    assert.equal(await rejectionCode(openLog(dir, { create: false }), 2000), ErrorCode.CONFIG);
+    assert.deepEqual(await readdir(dir), [], 'nothing created, lock released');
+  });
+
   void it('checks options', async (t) => {
     const dir = await tempDir(t);
     for (const bad of [{ segmentBytes: 10 }, { fsync: { intervalMs: 0 } }, { fsync: 'sometimes' }, { maxRecordBytes: 1.5 }, { verifyOnOpen: 'some' }]) {
