@@ -8,6 +8,7 @@ import { ErrorCode, PlexusError, plexusError } from '../errors/index.js';
 import { compactSealed, type KeepPredicate } from './compaction.js';
 import { encodeMeta, encodeRecord, FileNames, type AppendRecord, type StoredRecord } from './format.js';
 import { writeFileAtomic } from './fs.js';
+import { IndexCache } from './index-cache.js';
 import { acquireLock } from './lock.js';
 import { resolveLogOptions, type LogOptions, type ResolvedLogOptions } from './options.js';
 import { readRecords } from './reads.js';
@@ -75,7 +76,13 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
     throw ioError(err, 'opening the log');
   }
   try {
-    const ctx: SegmentContext = { fs, dir: abs, maxRecordBytes: opts.maxRecordBytes, indexIntervalBytes: opts.indexIntervalBytes };
+    const ctx: SegmentContext = {
+      fs,
+      dir: abs,
+      maxRecordBytes: opts.maxRecordBytes,
+      indexIntervalBytes: opts.indexIntervalBytes,
+      indexCache: new IndexCache(opts.cachedIndexes),
+    };
     const rec = await recover(ctx, opts.verifyOnOpen === 'all', opts.create);
     const report: RecoveryReport = Object.freeze({
       truncatedBytes: rec.truncatedBytes,

@@ -61,6 +61,12 @@ export interface LogOptions {
    * @default 1000
    */
   readonly retentionIntervalMs?: number;
+  /**
+   * Sealed segments whose sparse index is kept in memory (least recently read ones are
+   * reloaded from their index files when needed). 1 – 65536.
+   * @default 32
+   */
+  readonly cachedIndexes?: number;
   /** Create the directory and an empty log if there is none. @default true */
   readonly create?: boolean;
   /**
@@ -83,6 +89,7 @@ export interface ResolvedLogOptions {
   readonly maxBytes: number;
   readonly maxAgeMs: number;
   readonly retentionIntervalMs: number;
+  readonly cachedIndexes: number;
   readonly create: boolean;
   readonly fs: StoreFs;
 }
@@ -94,6 +101,7 @@ export const LOG_DEFAULTS = {
   indexIntervalBytes: 4096,
   maxBatchBytes: 4 * 1024 * 1024,
   retentionIntervalMs: 1000,
+  cachedIndexes: 32,
 } as const;
 
 const GiB = 1024 * 1024 * 1024;
@@ -131,6 +139,7 @@ export function resolveLogOptions(o: LogOptions = {}): ResolvedLogOptions {
     maxBytes: int('maxBytes', o.maxBytes, Infinity, 1, Number.MAX_SAFE_INTEGER),
     maxAgeMs: int('maxAgeMs', o.maxAgeMs, Infinity, 1, Number.MAX_SAFE_INTEGER),
     retentionIntervalMs: int('retentionIntervalMs', o.retentionIntervalMs, LOG_DEFAULTS.retentionIntervalMs, 0, 86_400_000),
+    cachedIndexes: int('cachedIndexes', o.cachedIndexes, LOG_DEFAULTS.cachedIndexes, 1, 65536),
     create: o.create ?? true,
     fs: o.fs ?? nodeStoreFs,
   });

@@ -38,7 +38,7 @@ export async function readRecords(set: SegmentSet, from: number, limits: ReadLim
     let done = false;
     seg.acquire();
     try {
-      await seg.walk(seg.startFor('seqs', cursor), limits.chunkBytes, (ev) => {
+      await seg.walk(await seg.startFor('seqs', cursor), limits.chunkBytes, (ev) => {
         if (ev.kind === 'corrupt') {
           const r = ev.range;
           if (r.toSeq < cursor) return true;

@@ -110,7 +110,10 @@ async function loadSegment(ctx: SegmentContext, base: number, upper: number, isL
     seg.upper = upper;
     const indexBytes = isLast ? undefined : await fs.readFile(seg.indexPath);
     const fileIndex = indexBytes === undefined ? undefined : decodeIndexFile(indexBytes, base, fileSize);
-    if (!isLast && !verifyAll && fileIndex !== undefined && (await adoptIfConsistent(seg, fileIndex))) return seg;
+    if (!isLast && !verifyAll && fileIndex !== undefined && (await adoptIfConsistent(seg, fileIndex))) {
+      ctx.indexCache.touch(seg);
+      return seg;
+    }
 
     // Full scan: verify every record, find corruption, rebuild the index.
     let badTail: { from: number; reason: string; prevSeq: number } | undefined;
@@ -143,11 +146,12 @@ async function loadSegment(ctx: SegmentContext, base: number, upper: number, isL
       const fresh = encodeIndexFile(base, seg.size, ctx.indexIntervalBytes, seg.index);
       if (indexBytes === undefined || !fresh.equals(indexBytes)) {
         tally.indexesRebuilt.push(name);
-        await seg.writeIndex();
+        await seg.writeIndex().catch(() => undefined); // Stays dirty: retried at close.
       } else {
         seg.indexDirty = false;
       }
     }
+    ctx.indexCache.touch(seg);
     return seg;
   } catch (err) {
     await fs.close(fd).catch(() => undefined);

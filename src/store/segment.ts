@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { ErrorCode, plexusError } from '../errors/index.js';
 import {
+  decodeIndexFile,
   emptyIndex,
   encodeIndexFile,
   indexFileName,
@@ -17,6 +18,7 @@ import {
   type SparseIndex,
 } from './format.js';
 import { writeFileAtomic, type StoreFs } from './fs.js';
+import type { IndexCache } from './index-cache.js';
 import { scanSegment } from './scan.js';
 import type { CorruptRange } from './types.js';
 
@@ -26,6 +28,8 @@ export interface SegmentContext {
   readonly dir: string;
   readonly maxRecordBytes: number;
   readonly indexIntervalBytes: number;
+  /** Which sealed segments keep their index in memory. */
+  readonly indexCache: IndexCache;
 }
 
 /** What {@link Segment.walk} reports. */
@@ -80,7 +84,6 @@ export class Segment {
   indexDirty = false;
   /** A failed write left bytes past `size` that must be cut before the next write. */
   needsTruncate = false;
-  index: SparseIndex = emptyIndex();
   /** Known corrupt ranges, by offset. */
   readonly corrupt: CorruptRange[] = [];
 
@@ -91,6 +94,9 @@ export class Segment {
   private readonly whenClosed = new Promise<void>((resolve) => (this.fdClosed = resolve));
   private lastEntryPos = -Infinity;
   private forceEntry = true;
+  /** The sparse index, when in memory (always for the active segment). */
+  private idx: SparseIndex | undefined = emptyIndex();
+  private loading: Promise<void> | undefined;
 
   constructor(
     readonly ctx: SegmentContext,
@@ -166,9 +172,15 @@ export class Segment {
     this.forceEntry = true;
   }
 
+  /** The in-memory index; only for segments known to have it loaded (active, being built). */
+  get index(): SparseIndex {
+    if (this.idx === undefined) throw new Error(`index of ${this.name} is not loaded`);
+    return this.idx;
+  }
+
   /** Adopt a loaded index file; counts come from the caller's tail walk. */
   adoptIndex(idx: SparseIndex): void {
-    this.index = idx;
+    this.idx = idx;
     const n = idx.seqs.length;
     this.lastEntryPos = n > 0 ? idx.positions[n - 1]! : -Infinity;
     this.forceEntry = n === 0;
@@ -206,6 +218,66 @@ export class Segment {
     return this.fdClosing;
   }
 
+  /** Drop the index from memory if the file has it (sealed, not dirty). Returns whether it did. */
+  dropIndex(): boolean {
+    if (!this.sealed || this.indexDirty || this.idx === undefined) return false;
+    this.idx = undefined;
+    return true;
+  }
+
+  /** Make sure the index is in memory: load the index file, or rebuild it by a scan. */
+  async ensureIndex(): Promise<void> {
+    if (this.idx === undefined) {
+      this.loading ??= this.loadIndex().finally(() => (this.loading = undefined));
+      await this.loading;
+    }
+    this.ctx.indexCache.touch(this);
+  }
+
+  private async loadIndex(): Promise<void> {
+    const bytes = await this.ctx.fs.readFile(this.indexPath);
+    const idx = bytes === undefined ? undefined : decodeIndexFile(bytes, this.base, this.size);
+    this.idx = idx ?? (await this.rebuildIndex());
+  }
+
+  /** Scan the segment to rebuild its index (the file went missing or bad since open). */
+  private async rebuildIndex(): Promise<SparseIndex> {
+    const idx = emptyIndex();
+    let ordinal = 0;
+    let lastPos = -Infinity;
+    let force = true;
+    const interval = this.ctx.indexIntervalBytes;
+    await scanSegment(
+      this.ctx.fs,
+      this.fd,
+      { start: SEGMENT_HEADER_BYTES, end: this.size, prevSeq: this.base - 1, maxSeq: this.maxSeq, maxRecordBytes: this.ctx.maxRecordBytes, resync: true },
+      (ev) => {
+        if (ev.kind === 'record') {
+          if (force || ev.pos - lastPos >= interval) {
+            idx.seqs.push(ev.head.seq);
+            idx.positions.push(ev.pos);
+            idx.ordinals.push(ordinal);
+            idx.timestamps.push(ev.head.timestamp);
+            lastPos = ev.pos;
+            force = false;
+          }
+          ordinal++;
+          return;
+        }
+        force = true;
+        const known = this.corrupt.some((c) => c.fromOffset === ev.from);
+        if (!known) {
+          const to = ev.kind === 'corrupt' ? ev.to : this.size;
+          const toSeq = ev.kind === 'corrupt' ? ev.nextSeq - 1 : this.maxSeq;
+          this.noteCorrupt(this.rangeOf(ev.from, to, ev.prevSeq + 1, toSeq, ev.reason));
+        }
+      },
+    );
+    this.idx = idx;
+    await this.writeIndex().catch(() => undefined);
+    return idx;
+  }
+
   /** Write the index file (atomically; not fsynced: a lost or stale index is rebuilt). */
   async writeIndex(): Promise<void> {
     await writeFileAtomic(this.ctx.fs, this.ctx.dir, this.indexPath, encodeIndexFile(this.base, this.size, this.ctx.indexIntervalBytes, this.index), false);
@@ -232,7 +304,8 @@ export class Segment {
    * Where to start walking to find records with `key` ≥ `value` (`strict`: start before
    * every record whose key equals `value`, for timestamps, which can repeat).
    */
-  startFor(key: SeekKey, value: number, strict = false): WalkStart {
+  async startFor(key: SeekKey, value: number, strict = false): Promise<WalkStart> {
+    await this.ensureIndex();
     const i = this.floorEntry(key, value, strict);
     if (i < 0) return { pos: SEGMENT_HEADER_BYTES, prevSeq: this.base - 1, ordinal: 0 };
     // The previous sequence is only known to be below the entry's; anything in between
@@ -335,7 +408,7 @@ export class Segment {
    */
   async seekFirst(key: SeekKey, value: number): Promise<Located | undefined> {
     let found: Located | undefined;
-    await this.walk(this.startFor(key, value, true), 64 * 1024, (ev) => {
+    await this.walk(await this.startFor(key, value, true), 64 * 1024, (ev) => {
       if (ev.kind !== 'record') return true;
       const k = key === 'seqs' ? ev.head.seq : key === 'positions' ? ev.pos : key === 'ordinals' ? ev.ordinal : ev.head.timestamp;
       if (k < value) return true;

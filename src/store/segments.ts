@@ -69,6 +69,7 @@ export class SegmentSet {
     }
     const seg = new Segment(this.ctx, base, fd, SEGMENT_HEADER_BYTES, false);
     seg.indexDirty = true;
+    this.ctx.indexCache.touch(seg);
     return seg;
   }
 
@@ -94,6 +95,7 @@ export class SegmentSet {
     const prev = this.list[i - 1];
     if (prev !== undefined) prev.upper = seg.upper;
     seg.retire();
+    this.ctx.indexCache.forget(seg);
     await this.ctx.fs.unlink(seg.path).catch(() => undefined);
     await this.ctx.fs.unlink(seg.indexPath).catch(() => undefined);
   }
@@ -105,6 +107,8 @@ export class SegmentSet {
     next.upper = old.upper;
     this.list[i] = next;
     old.retire();
+    this.ctx.indexCache.forget(old);
+    this.ctx.indexCache.touch(next);
   }
 
   /** Retire every segment and wait until their fds are closed. */

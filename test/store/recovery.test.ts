@@ -77,6 +77,25 @@ void describe('recovery: index files', () => {
   });
 });
 
+void describe('recovery: index cache', () => {
+  void it('keeps few sealed indexes in memory and reloads (or rebuilds) them on demand', async (t) => {
+    const dir = await tempDir(t);
+    const opts = { segmentBytes: 1024, indexIntervalBytes: 128, cachedIndexes: 2 };
+    const log = await open(t, dir, opts);
+    await fill(log, 200);
+    assert.ok(log.stats().segments > 15);
+    await assertIntact(log, range(1, 200));
+    // An index file that disappears while its index is out of memory is rebuilt on use.
+    const segs = await segmentFiles(dir);
+    const idx = join(dir, segs[1]!.replace('.log', '.idx'));
+    const before = await readFile(idx);
+    await rm(idx);
+    await assertIntact(log, range(1, 200).reverse());
+    assert.ok((await readFile(idx)).equals(before));
+    assert.deepEqual(log.corruptRanges(), []);
+  });
+});
+
 void describe('recovery: torn tail', () => {
   void it('truncates the last record torn at every byte offset; earlier records intact', async (t) => {
     const dir = await tempDir(t);
