@@ -20,7 +20,7 @@ export {
   type SegmentOptions,
   type SegmentPeer,
 } from './segment.js';
-export { SpscRing, MpscRing, type RingOptions, type RecordHandler } from './ring.js';
+export { SpscRing, MpscRing, type RingOptions, type RecordHandler, type RangeHandler } from './ring.js';
 export {
   initRing,
   readRingLayout,

@@ -17,7 +17,7 @@
  * documented in ring-layout.ts.
  */
 import { ErrorCode, plexusError } from '../errors/index.js';
-import type { LoadShmOptions } from './addon.js';
+import { fastCopyView, type LoadShmOptions } from './addon.js';
 import { idleWait, idleWaitSync, resolveIdleOptions, wakeSleepers, type IdleOptions, type ResolvedIdleOptions, type WaitOptions } from './idle.js';
 import {
   I_HEAD,
@@ -42,10 +42,19 @@ import { waiterFor, type Waiter } from './waiter.js';
 export interface RingOptions extends IdleOptions {
   /** Where to load the addon from when the ring wakes by futex. */
   readonly addon?: LoadShmOptions;
+  /**
+   * Copy records in and out through a non-shared alias of the memory (plain memcpy; V8
+   * copies into shared memory about three times slower). Used when the addon is there.
+   * @default true
+   */
+  readonly fastCopy?: boolean;
 }
 
 /** Called by {@link SpscRing.poll} for each record; `view` is valid only during the call. */
 export type RecordHandler = (view: Uint8Array, tag: number) => void;
+
+/** Called by {@link SpscRing.pollRange}: the record is `bytes[start..end)`, valid only during the call. */
+export type RangeHandler = (bytes: Uint8Array, start: number, end: number, tag: number) => void;
 
 /** What the rings share: header, views, the consumer side and the waits. */
 abstract class RingBase {
@@ -56,6 +65,8 @@ abstract class RingBase {
 
   protected readonly ctl: Int32Array;
   protected readonly u8: Uint8Array;
+  /** The data area for bulk copies: a non-shared alias when available, else {@link u8}. */
+  protected readonly copy: Uint8Array;
   protected readonly i32: Int32Array;
   protected readonly capacity: number;
   protected readonly mask: number;
@@ -64,6 +75,8 @@ abstract class RingBase {
   protected readonly idle: ResolvedIdleOptions;
   /** Consumer position (only the consumer writes it). */
   protected head: number;
+  /** Consumer position last published to the producers. */
+  private headPublished: number;
   /** Producer position as last seen by the consumer. */
   private tailSeen: number;
   /** Data index of a record handed out by `peek`/`poll` and not yet released, or -1. */
@@ -75,6 +88,7 @@ abstract class RingBase {
     this.ctl = new Int32Array(buffer, layout.byteOffset, RING_CONTROL_BYTES / 4);
     const dataOffset = layout.byteOffset + RING_CONTROL_BYTES;
     this.u8 = new Uint8Array(buffer, dataOffset, layout.capacity);
+    this.copy = (options.fastCopy ?? true) ? (fastCopyView(buffer, dataOffset, layout.capacity) ?? this.u8) : this.u8;
     this.i32 = new Int32Array(buffer, dataOffset, layout.capacity / 4);
     this.capacity = layout.capacity;
     this.mask = layout.capacity - 1;
@@ -83,6 +97,7 @@ abstract class RingBase {
     this.waiter = waiterFor(layout.wake, options.addon);
     this.idle = resolveIdleOptions(options);
     this.head = Atomics.load(this.ctl, I_HEAD);
+    this.headPublished = this.head;
     this.tailSeen = Atomics.load(this.ctl, I_TAIL);
   }
 
@@ -149,10 +164,17 @@ abstract class RingBase {
     }
   }
 
+  /** Moves past a consumed record; the producers see it at the next {@link publishHead}. */
   private advance(idx: number, size: number): void {
     // MPSC: zero what was consumed so the next lap's headers start uncommitted.
-    if (this.mpsc) this.u8.fill(0, idx, idx + size);
+    if (this.mpsc) this.copy.fill(0, idx, idx + size);
     this.head = (this.head + size) | 0;
+  }
+
+  /** Hands consumed space back to the producers (one atomic store for a whole batch). */
+  private publishHead(): void {
+    if (this.head === this.headPublished) return;
+    this.headPublished = this.head;
     Atomics.store(this.ctl, I_HEAD, this.head);
     wakeSleepers(this.ctl, I_WRITER_SLEEP, this.waiter);
   }
@@ -161,10 +183,6 @@ abstract class RingBase {
     return plexusError(ErrorCode.RING_CORRUPT, `ring corrupt at position ${position >>> 0}: ${what}`, { details: { position: position >>> 0 } });
   }
 
-  private releaseAt(idx: number): void {
-    const len = this.i32[idx >> 2]! - 1;
-    this.advance(idx, align8(RECORD_HEADER_BYTES + len));
-  }
 
   /** True when a record can be read now, or the producer closed (read returns null then). */
   protected readable(): boolean {
@@ -180,12 +198,16 @@ abstract class RingBase {
   tryRead(): Uint8Array | undefined {
     this.checkNotHeld();
     const idx = this.next();
-    if (idx < 0) return undefined;
+    if (idx < 0) {
+      this.publishHead(); // skip records passed on the way
+      return undefined;
+    }
     const len = this.i32[idx >> 2]! - 1;
     this.lastTag = this.i32[(idx >> 2) + 1]!;
     const start = idx + RECORD_HEADER_BYTES;
-    const out = this.u8.slice(start, start + len);
+    const out = this.copy.slice(start, start + len);
     this.advance(idx, align8(RECORD_HEADER_BYTES + len));
+    this.publishHead();
     return out;
   }
 
@@ -196,7 +218,10 @@ abstract class RingBase {
   peek(): Uint8Array | undefined {
     this.checkNotHeld();
     const idx = this.next();
-    if (idx < 0) return undefined;
+    if (idx < 0) {
+      this.publishHead();
+      return undefined;
+    }
     this.held = idx;
     this.lastTag = this.i32[(idx >> 2) + 1]!;
     const start = idx + RECORD_HEADER_BYTES;
@@ -208,7 +233,8 @@ abstract class RingBase {
     if (this.held < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'release() without a peeked record');
     const idx = this.held;
     this.held = -1;
-    this.releaseAt(idx);
+    this.advance(idx, align8(RECORD_HEADER_BYTES + this.i32[idx >> 2]! - 1));
+    this.publishHead();
   }
 
   private checkNotHeld(): void {
@@ -216,25 +242,44 @@ abstract class RingBase {
   }
 
   /**
-   * Zero-copy batch read: calls `handler(view, tag)` for up to `max` ready records and
-   * frees each after its call. Returns how many were handled (0: none ready).
+   * Zero-copy batch read: calls `handler(view, tag)` for up to `max` ready records (the
+   * view is valid only during the call). Consumed space is handed back to the producer
+   * once per batch (and every quarter ring), not per record. Returns how many were
+   * handled (0: none ready). A record whose handler throws counts as consumed.
    */
   poll(handler: RecordHandler, max = Infinity): number {
+    return this.pollRange((bytes, start, end, tag) => handler(bytes.subarray(start, end), tag), max);
+  }
+
+  /**
+   * {@link poll} without allocating a view per record: `handler(bytes, start, end, tag)`
+   * gets the ring's whole data area and the record's range in it. The fastest read.
+   */
+  pollRange(handler: RangeHandler, max = Infinity): number {
     this.checkNotHeld();
+    const quarter = this.capacity >> 2;
+    const { i32, u8 } = this;
     let n = 0;
-    while (n < max) {
-      const idx = this.next();
-      if (idx < 0) break;
-      const len = this.i32[idx >> 2]! - 1;
-      const start = idx + RECORD_HEADER_BYTES;
-      this.held = idx;
-      try {
-        handler(this.u8.subarray(start, start + len), this.i32[(idx >> 2) + 1]!);
-      } finally {
+    try {
+      while (n < max) {
+        const idx = this.next();
+        if (idx < 0) break;
+        const w = idx >> 2;
+        const start = idx + RECORD_HEADER_BYTES;
+        this.held = idx;
+        handler(u8, start, start + i32[w]! - 1, i32[w + 1]!);
         this.held = -1;
-        this.advance(idx, align8(RECORD_HEADER_BYTES + len));
+        this.advance(idx, align8(RECORD_HEADER_BYTES + i32[w]! - 1));
+        n++;
+        if (((this.head - this.headPublished) | 0) >= quarter) this.publishHead();
       }
-      n++;
+    } finally {
+      const idx = this.held;
+      if (idx >= 0) {
+        this.held = -1;
+        this.advance(idx, align8(RECORD_HEADER_BYTES + i32[idx >> 2]! - 1));
+      }
+      this.publishHead();
     }
     return n;
   }
@@ -294,13 +339,28 @@ abstract class RingBase {
   protected abstract reserveIndex(length: number): number;
   /** True when {@link reserveIndex} would make progress for `length` (or writing must fail). */
   protected abstract writable(length: number): boolean;
-  /** Publishes the reserved record. */
+  /**
+   * Finishes the reserved record with `length` (checked: at most the reserved length);
+   * visible to the consumer at the next {@link publish} for SPSC.
+   */
   protected abstract commitReserved(length: number, tag: number): void;
-  /** Whether a reservation is outstanding. */
-  protected abstract get reserving(): boolean;
+  /** Makes committed records visible to the consumer (SPSC: stores the tail). */
+  protected abstract publishTail(): void;
 
-  protected checkLength(length: number): void {
-    if (!Number.isInteger(length) || length < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, `record length must be a non-negative integer, got ${length}`);
+  /** Header index of the outstanding reservation, or -1. */
+  protected reservedAt = -1;
+  /** Payload length of the outstanding reservation. */
+  protected reservedLength = 0;
+
+  /** The cheap checks of every write; {@link refuse} says what is wrong. */
+  private checkLength(length: number): void {
+    // A plain read of the state: a close is rare and only needs to be seen eventually;
+    // the waits re-check it atomically.
+    if (length <= this.maxRecord && this.ctl[I_STATE] === 0 && this.reservedAt < 0) return;
+    this.refuse(length);
+  }
+
+  private refuse(length: number): never {
     if (length > this.maxRecord) {
       throw plexusError(ErrorCode.PAYLOAD_TOO_LARGE, `record of ${length} bytes exceeds the ring's limit of ${this.maxRecord}`, {
         details: { length, maxRecordBytes: this.maxRecord },
@@ -311,7 +371,7 @@ abstract class RingBase {
       const by = (state & STATE_READ_CLOSED) !== 0 ? 'by its reader' : 'for writing';
       throw plexusError(ErrorCode.CONNECTION_CLOSED, `the ring was closed ${by}`);
     }
-    if (this.reserving) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'commit() the outstanding reservation first');
+    throw plexusError(ErrorCode.INVALID_ARGUMENT, 'commit() the outstanding reservation first');
   }
 
   /**
@@ -320,31 +380,53 @@ abstract class RingBase {
    * @throws PlexusError `PLEXUS_ERR_PAYLOAD_TOO_LARGE` over the record limit, `PLEXUS_ERR_CONNECTION_CLOSED` after a close.
    */
   tryReserve(length: number): Uint8Array | undefined {
+    if (!Number.isInteger(length) || length < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, `record length must be a non-negative integer, got ${length}`);
     this.checkLength(length);
     const at = this.reserveIndex(length);
-    return at < 0 ? undefined : this.u8.subarray(at, at + length);
-  }
-
-  /** Publishes the reserved record; `length` may be less than reserved (the rest is skipped). */
-  commit(length?: number, tag = 0): void {
-    if (!this.reserving) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'commit() without a reservation');
-    if (length !== undefined && (!Number.isInteger(length) || length < 0)) {
-      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length must be a non-negative integer, got ${length}`);
+    if (at < 0) {
+      this.publish(); // let the consumer see (and free) what is already there
+      return undefined;
     }
-    this.commitReserved(length ?? -1, tag | 0);
-    wakeSleepers(this.ctl, I_READER_SLEEP, this.waiter);
+    return this.u8.subarray(at, at + length);
   }
 
-  /** Copies `bytes` in as one record; false when there is no room now. */
-  tryWrite(bytes: Uint8Array, tag = 0): boolean {
+  /**
+   * Finishes the reserved record; `length` may be less than reserved (the rest is
+   * skipped). With `publish: false` the consumer sees it at the next {@link publish}
+   * (batching: one atomic store and wake check for many records).
+   */
+  commit(length?: number, tag = 0, publish = true): void {
+    if (this.reservedAt < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, 'commit() without a reservation');
+    const len = length ?? this.reservedLength;
+    if (!Number.isInteger(len) || len < 0 || len > this.reservedLength) {
+      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length must be an integer from 0 to the ${this.reservedLength} bytes reserved, got ${len}`);
+    }
+    this.commitReserved(len, tag | 0);
+    if (publish) this.publish();
+  }
+
+  /**
+   * Copies `bytes` in as one record; false when there is no room now (records written
+   * with `publish: false` are then published, so the consumer can make room).
+   */
+  tryWrite(bytes: Uint8Array, tag = 0, publish = true): boolean {
     const length = bytes.length;
     this.checkLength(length);
     const at = this.reserveIndex(length);
-    if (at < 0) return false;
-    this.u8.set(bytes, at);
+    if (at < 0) {
+      this.publish();
+      return false;
+    }
+    this.copy.set(bytes, at);
     this.commitReserved(length, tag | 0);
-    wakeSleepers(this.ctl, I_READER_SLEEP, this.waiter);
+    if (publish) this.publish();
     return true;
+  }
+
+  /** Makes records written with `publish: false` visible and wakes a sleeping consumer. */
+  publish(): void {
+    this.publishTail();
+    wakeSleepers(this.ctl, I_READER_SLEEP, this.waiter);
   }
 
   private writableOrClosed(length: number): boolean {
@@ -367,11 +449,13 @@ abstract class RingBase {
 
   /** Waits until a record of `length` bytes can be reserved (for workers). */
   waitWritableSync(length: number, opts?: WaitOptions): void {
+    this.publish();
     idleWaitSync(this.ctl, I_WRITER_SLEEP, () => this.writableOrClosed(length), this.waiter, this.idle, 'ring write', opts);
   }
 
   /** Async {@link waitWritableSync}. */
   async waitWritable(length: number, opts?: WaitOptions): Promise<void> {
+    this.publish();
     await idleWait(this.ctl, I_WRITER_SLEEP, () => this.writableOrClosed(length), this.waiter, this.idle, 'ring write', opts);
   }
 }
@@ -383,14 +467,14 @@ abstract class RingBase {
 export class SpscRing extends RingBase {
   /** Producer position (only the producer writes it). */
   private tail: number;
+  /** Producer position last published to the consumer. */
+  private tailPublished: number;
   /** Consumer position as last seen by the producer. */
   private headSeen: number;
-  private reservedAt = -1;
-  private reservedLength = 0;
-
   private constructor(buffer: SharedArrayBuffer, layout: RingLayout, options: RingOptions) {
     super(buffer, layout, options);
     this.tail = Atomics.load(this.ctl, I_TAIL);
+    this.tailPublished = this.tail;
     this.headSeen = Atomics.load(this.ctl, I_HEAD);
   }
 
@@ -402,10 +486,6 @@ export class SpscRing extends RingBase {
   /** Attaches to a ring another thread or process created. */
   static attach(buffer: SharedArrayBuffer, byteOffset = 0, options: RingOptions = {}): SpscRing {
     return new SpscRing(buffer, readRingLayout(buffer, RingKind.SPSC, byteOffset), options);
-  }
-
-  protected get reserving(): boolean {
-    return this.reservedAt >= 0;
   }
 
   /** Whether `need` bytes are free after the tail (refreshing the cached head only if not). */
@@ -426,11 +506,10 @@ export class SpscRing extends RingBase {
     let idx = this.tail & this.mask;
     const toEnd = this.capacity - idx;
     if (size > toEnd) {
-      // Does not fit before the end: publish a skip record over the rest, go on at 0.
+      // Does not fit before the end: a skip record over the rest, go on at 0.
       if (!this.fits(toEnd)) return -1;
       this.i32[idx >> 2] = -toEnd;
       this.tail = (this.tail + toEnd) | 0;
-      Atomics.store(this.ctl, I_TAIL, this.tail);
       idx = 0;
     }
     if (!this.fits(size)) return -1;
@@ -439,18 +518,18 @@ export class SpscRing extends RingBase {
     return idx + RECORD_HEADER_BYTES;
   }
 
-  protected commitReserved(length: number, tag: number): void {
-    const idx = this.reservedAt;
-    const len = length < 0 ? this.reservedLength : length;
-    if (!Number.isInteger(len) || len > this.reservedLength) {
-      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length ${len} is more than the ${this.reservedLength} bytes reserved`);
-    }
+  protected commitReserved(len: number, tag: number): void {
+    const w = this.reservedAt >> 2;
     this.reservedAt = -1;
-    const w = idx >> 2;
     this.i32[w + 1] = tag;
     this.i32[w] = len + 1;
-    // One atomic store publishes header and payload (plain writes before it).
     this.tail = (this.tail + align8(RECORD_HEADER_BYTES + len)) | 0;
+  }
+
+  protected publishTail(): void {
+    if (this.tail === this.tailPublished) return;
+    // One atomic store publishes every header and payload written before it.
+    this.tailPublished = this.tail;
     Atomics.store(this.ctl, I_TAIL, this.tail);
   }
 }
@@ -465,9 +544,7 @@ export class SpscRing extends RingBase {
  */
 export class MpscRing extends RingBase {
   private headSeen: number;
-  private reservedAt = -1;
   private reservedSize = 0;
-  private reservedLength = 0;
 
   private constructor(buffer: SharedArrayBuffer, layout: RingLayout, options: RingOptions) {
     super(buffer, layout, options);
@@ -482,10 +559,6 @@ export class MpscRing extends RingBase {
   /** Attaches to a ring another thread or process created. */
   static attach(buffer: SharedArrayBuffer, byteOffset = 0, options: RingOptions = {}): MpscRing {
     return new MpscRing(buffer, readRingLayout(buffer, RingKind.MPSC, byteOffset), options);
-  }
-
-  protected get reserving(): boolean {
-    return this.reservedAt >= 0;
   }
 
   /** Whether `need` bytes are free after `tail` (refreshing the cached head if not). */
@@ -524,12 +597,8 @@ export class MpscRing extends RingBase {
     }
   }
 
-  protected commitReserved(length: number, tag: number): void {
+  protected commitReserved(len: number, tag: number): void {
     const idx = this.reservedAt;
-    const len = length < 0 ? this.reservedLength : length;
-    if (!Number.isInteger(len) || len > this.reservedLength) {
-      throw plexusError(ErrorCode.INVALID_ARGUMENT, `commit length ${len} is more than the ${this.reservedLength} bytes reserved`);
-    }
     this.reservedAt = -1;
     const used = align8(RECORD_HEADER_BYTES + len);
     // A shorter record leaves the rest of the reservation as a skip record, committed
@@ -537,5 +606,9 @@ export class MpscRing extends RingBase {
     if (used < this.reservedSize) Atomics.store(this.i32, (idx + used) >> 2, -(this.reservedSize - used));
     this.i32[(idx >> 2) + 1] = tag;
     Atomics.store(this.i32, idx >> 2, len + 1);
+  }
+
+  protected publishTail(): void {
+    // Each MPSC record is visible once its commit word is stored; nothing to add.
   }
 }

@@ -33,31 +33,46 @@ function bytes(len: number, seed: number): Uint8Array {
   return b;
 }
 
-type Op = { kind: 'write'; len: number; inPlace: boolean } | { kind: 'read'; n: number };
+type Op = { kind: 'write'; len: number; inPlace: boolean; publish: boolean } | { kind: 'read'; n: number; range: boolean } | { kind: 'publish' };
 
 const opArb = (max: number): fc.Arbitrary<Op> =>
   fc.oneof(
-    fc.record({ kind: fc.constant('write' as const), len: fc.oneof(fc.integer({ min: 0, max: Math.min(24, max) }), fc.integer({ min: 0, max })), inPlace: fc.boolean() }),
-    fc.record({ kind: fc.constant('read' as const), n: fc.integer({ min: 1, max: 4 }) }),
+    fc.record({
+      kind: fc.constant('write' as const),
+      len: fc.oneof(fc.integer({ min: 0, max: Math.min(24, max) }), fc.integer({ min: 0, max })),
+      inPlace: fc.boolean(),
+      publish: fc.boolean(),
+    }),
+    fc.record({ kind: fc.constant('read' as const), n: fc.integer({ min: 1, max: 4 }), range: fc.boolean() }),
+    fc.record({ kind: fc.constant('publish' as const) }),
   );
 
 void describe('SPSC ring (one thread)', () => {
-  void it('behaves like a bounded FIFO for random sizes, interleavings and wraparound', () => {
+  void it('behaves like a bounded FIFO for random sizes, interleavings, batching and wraparound', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 6, max: 11 }).chain((log) => {
           const capacity = 2 ** log;
           const max = capacity / 4;
-          return fc.tuple(fc.constant(capacity), fc.array(opArb(max), { minLength: 1, maxLength: 300 }));
+          return fc.tuple(fc.constant(capacity), fc.array(opArb(max), { minLength: 1, maxLength: 300 }), fc.boolean(), fc.boolean());
         }),
-        ([capacity, ops]) => {
+        ([capacity, ops, fastWriter, fastReader]) => {
           const sab = new SharedArrayBuffer(ringByteLength(capacity) + 64);
-          const writer = SpscRing.create(sab, { byteOffset: 64, capacity });
-          const reader = SpscRing.attach(sab, 64);
+          const writer = SpscRing.create(sab, { byteOffset: 64, capacity, fastCopy: fastWriter });
+          const reader = SpscRing.attach(sab, 64, { fastCopy: fastReader });
+          // Published records (readable) and records written with publish: false.
           const model: { data: Uint8Array; tag: number }[] = [];
+          let staged: { data: Uint8Array; tag: number }[] = [];
+          const publish = (): void => {
+            model.push(...staged);
+            staged = [];
+          };
           let seq = 0;
           for (const op of ops) {
-            if (op.kind === 'write') {
+            if (op.kind === 'publish') {
+              writer.publish();
+              publish();
+            } else if (op.kind === 'write') {
               const data = bytes(op.len, seq);
               let ok: boolean;
               if (op.inPlace) {
@@ -65,24 +80,32 @@ void describe('SPSC ring (one thread)', () => {
                 ok = view !== undefined;
                 if (view) {
                   view.set(data);
-                  writer.commit(op.len, seq);
+                  writer.commit(op.len, seq, op.publish);
                 }
               } else {
-                ok = writer.tryWrite(data, seq);
+                ok = writer.tryWrite(data, seq, op.publish);
               }
-              if (ok) model.push({ data, tag: seq });
-              else {
+              if (ok) {
+                staged.push({ data, tag: seq });
+                if (op.publish) publish();
+              } else {
+                publish(); // a refused write publishes what was staged
                 // Refusing is only allowed when something (records, or the skip record a
                 // wrap just published) is still waiting for the reader.
                 assert.ok(writer.usedBytes > 0, 'refused a write into an empty ring');
               }
               seq++;
+            } else if (op.range) {
+              const got: { data: Uint8Array; tag: number }[] = [];
+              reader.pollRange((b, start, end, tag) => got.push({ data: b.slice(start, end), tag }), op.n);
+              assert.deepEqual(got, model.splice(0, got.length));
+              assert.equal(got.length, Math.min(op.n, got.length + model.length), 'pollRange stopped early');
             } else {
               for (let i = 0; i < op.n; i++) {
                 const got = reader.tryRead();
                 const want = model.shift();
                 if (want === undefined) {
-                  assert.equal(got, undefined);
+                  assert.equal(got, undefined, 'unpublished records must stay invisible');
                   break;
                 }
                 assert.ok(got !== undefined, 'record missing');
@@ -92,6 +115,8 @@ void describe('SPSC ring (one thread)', () => {
             }
           }
           // Drain: everything written arrives, in order, intact.
+          writer.publish();
+          publish();
           for (const want of model) {
             assert.deepEqual(reader.tryRead(), want.data);
             assert.equal(reader.lastTag, want.tag);
