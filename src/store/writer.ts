@@ -170,7 +170,12 @@ export class Writer {
         }
         continue;
       }
-      await this.writeBatch();
+      try {
+        await this.writeBatch();
+      } catch (err) {
+        // Not an I/O failure (those are handled inside): never let the loop die with work queued.
+        if (this.queue[0]?.kind === 'append') this.failHead(err);
+      }
     }
     this.running = false;
   }

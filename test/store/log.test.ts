@@ -195,10 +195,16 @@ void describe('log: tail', () => {
     ac.abort();
     await within(consumer, 3000, 'tail end on abort');
     assert.deepEqual(got, [1]);
-    for await (const r of log.tail(1)) {
-      assert.equal(r.seq, 1);
-      break;
-    }
+    await within(
+      (async () => {
+        for await (const r of log.tail(1)) {
+          assert.equal(r.seq, 1);
+          break;
+        }
+      })(),
+      3000,
+      'tail break',
+    );
   });
 
   void it('starts at firstSeq when asked for less, skipping removed records', async (t) => {
@@ -207,10 +213,16 @@ void describe('log: tail', () => {
     await log.truncateBefore(4);
     const ac = new AbortController();
     const got: number[] = [];
-    for await (const r of log.tail(1, { signal: ac.signal })) {
-      got.push(r.seq);
-      if (r.seq === 5) ac.abort();
-    }
+    await within(
+      (async () => {
+        for await (const r of log.tail(1, { signal: ac.signal })) {
+          got.push(r.seq);
+          if (r.seq === 5) ac.abort();
+        }
+      })(),
+      3000,
+      'tail from firstSeq',
+    );
     assert.deepEqual(got, [4, 5]);
   });
 });
