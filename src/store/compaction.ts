@@ -97,6 +97,8 @@ async function swapIn(host: CompactionHost, seg: Segment, copy: Copy): Promise<S
   if (seg.isRetired) return 'gone'; // Retention deleted it meanwhile.
   if (copy.kept === 0) {
     await host.segments.remove(seg);
+    // Durable, so removed records cannot come back after a power failure.
+    await seg.ctx.fs.syncDir(seg.ctx.dir);
     await host.swapped(seg);
     return 'deleted';
   }
