@@ -171,6 +171,7 @@ export class SharedSegment {
     if (!Number.isInteger(size) || size < 1 || size > MAX_SEGMENT_DATA_BYTES) {
       throw plexusError(ErrorCode.INVALID_ARGUMENT, `segment size must be an integer from 1 to ${MAX_SEGMENT_DATA_BYTES}, got ${size}`);
     }
+    checkHeartbeat(options.heartbeatMs); // before anything exists that would need cleaning up
     const addon = loadShm(options.addon);
     const total = Math.ceil((SEGMENT_HEADER_BYTES + size) / PAGE) * PAGE;
     let buffer: SharedArrayBuffer;
