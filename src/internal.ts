@@ -6,3 +6,7 @@ export * as wire from './wire/index.js';
 export * as transports from './transports/index.js';
 export { Router } from './broker/router.js';
 export { FramedTransport } from './transports/index.js';
+/** The durable log (building block of streams, queues, mailboxes and KV; issue 3). */
+export * as store from './store/index.js';
+/** Shared memory, rings and cross-process wait/wake (the local fast path; issue 4). */
+export * as local from './local/index.js';
