@@ -144,8 +144,8 @@ export function peerCredentials(fd: number, options?: LoadShmOptions): { pid: nu
  * plain memcpy. Use it only for bulk copies into or out of space you own, between the
  * Atomics operations that hand that space over; never hand it to user code.
  */
-export function fastCopyView(buffer: SharedArrayBuffer, byteOffset: number, length: number): Uint8Array | undefined {
-  const r = get(resolvePath());
+export function fastCopyView(buffer: SharedArrayBuffer, byteOffset: number, length: number, options?: LoadShmOptions): Uint8Array | undefined {
+  const r = get(resolvePath(options));
   if (!r.ok) return undefined;
   return new Uint8Array(r.addon.alias(buffer), byteOffset, length);
 }
