@@ -26,7 +26,7 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
   const id = init.id ?? 0;
   const aux = init.aux ?? 0;
   const headers = init.headers;
-  const payload = init.payloadFrom?.payload ?? init.payload ?? EMPTY;
+  const payload = init.payload ?? EMPTY;
   const hl = headers?.length ?? 0;
   if (hl > MAX_FIELD_BYTES) throw new RangeError('header block too large');
 
