@@ -5,7 +5,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
 import { atomicsWaiter, futexWaiter, loadShm, peerCredentials, SharedSegment, shmAvailability } from '../../src/local/index.js';
-import { Cleanup, fixture, needsShm, runWorker, shm, within } from './helpers.js';
+import { Cleanup, fixture, needsShm, runNode, runWorker, shm, within } from './helpers.js';
 
 void describe('shared-memory addon: availability', () => {
   void it('is built and loads here (or says clearly why not)', (t) => {
@@ -58,21 +57,14 @@ void describe('shared-memory addon: availability', () => {
     }
   });
 
-  void it('PLEXUS_SHM_ADDON points the loader elsewhere (used by tooling to simulate a missing build)', async () => {
+  void it('PLEXUS_SHM_ADDON points the loader elsewhere (used by tooling to simulate a missing build)', async (t) => {
+    const cleanup = new Cleanup(t);
     const script = `
       const { loadShm } = await import(${JSON.stringify(new URL('../../src/local/addon.js', import.meta.url).href)});
       try { loadShm(); console.log('loaded'); } catch (e) { console.log(e.code + ' ' + e.details.reason); }
     `;
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        env: { ...process.env, PLEXUS_SHM_ADDON: '/nonexistent/plexus_shm.node' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let s = '';
-      p.stdout.on('data', (d: Buffer) => (s += d.toString()));
-      p.once('error', reject);
-      p.once('exit', () => resolve(s));
-      setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+    const { out } = await runNode(cleanup, ['--input-type=module', '-e', script], {
+      env: { ...process.env, PLEXUS_SHM_ADDON: '/nonexistent/plexus_shm.node' },
     });
     assert.match(out, /^PLEXUS_ERR_SHM_UNAVAILABLE not built: \/nonexistent\/plexus_shm\.node does not exist/);
   });
@@ -138,16 +130,9 @@ void describe('shared-memory addon: futex', () => {
 
   void it('an unref\'ed pending wait does not keep the process alive; a ref\'ed one does until its timeout', async (t) => {
     if (!needsShm(t)) return;
+    const cleanup = new Cleanup(t);
     const run = (mode: string, ms: number): Promise<{ out: string; elapsed: number }> =>
-      new Promise((resolve, reject) => {
-        const t0 = performance.now();
-        const p = spawn(process.execPath, [fixture('shm-child.js'), 'wait-exit', mode, String(ms)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-        let out = '';
-        p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        p.once('error', reject);
-        p.once('exit', () => resolve({ out, elapsed: performance.now() - t0 }));
-        setTimeout(() => p.kill('SIGKILL'), 15_000).unref();
-      });
+      runNode(cleanup, [fixture('shm-child.js'), 'wait-exit', mode, String(ms)]);
     const [unref, ref] = await Promise.all([run('unref', 10_000), run('ref', 300)]);
     assert.match(unref.out, /^started\n$/, 'exited without settling');
     assert.ok(unref.elapsed < 5000, `unref'ed wait exited after ${unref.elapsed} ms`);
@@ -157,6 +142,7 @@ void describe('shared-memory addon: futex', () => {
 
   void it('terminating a worker with pending async waits is clean', async (t) => {
     if (!needsShm(t)) return;
+    const cleanup = new Cleanup(t);
     const code = `
       const { parentPort } = require('node:worker_threads');
       const addon = require(${JSON.stringify(shm.path)});
@@ -166,6 +152,7 @@ void describe('shared-memory addon: futex', () => {
     `;
     for (let round = 0; round < 3; round++) {
       const w = new Worker(code, { eval: true });
+      cleanup.defer(() => w.terminate());
       const pending = await within(new Promise((resolve, reject) => {
         w.once('message', resolve);
         w.once('error', reject);

@@ -3,7 +3,7 @@
  * forked fixture processes with request/reply over IPC, and worker threads — every one
  * ended in `t.after`, every wait bounded.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -174,4 +174,35 @@ export function runWorker<T = Record<string, unknown>>(cleanup: Cleanup, data: R
   );
   result.catch(() => {});
   return { worker, result };
+}
+
+/**
+ * Runs `node args…` to completion and collects its stdout; killed by PID in cleanup (and
+ * after `ms`) if it is still running.
+ */
+export function runNode(cleanup: Cleanup, args: string[], options: { env?: NodeJS.ProcessEnv; ms?: number } = {}): Promise<{ out: string; elapsed: number }> {
+  const t0 = performance.now();
+  const p = spawn(process.execPath, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const pid = p.pid;
+  let done = false;
+  const kill = (): void => {
+    if (done || pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  cleanup.defer(kill);
+  const timer = setTimeout(kill, options.ms ?? 15_000);
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    p.once('error', reject);
+    p.once('exit', () => {
+      done = true;
+      clearTimeout(timer);
+      resolve({ out, elapsed: performance.now() - t0 });
+    });
+  });
 }
