@@ -26,7 +26,9 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
   const id = init.id ?? 0;
   const aux = init.aux ?? 0;
   const headers = init.headers;
-  const payload = init.payload ?? EMPTY;
+  // A source frame that was not decoded from a buffer (built in memory) has only `payload`.
+  const source = init.payloadFrom;
+  const payload = init.payload ?? (source !== undefined && source.raw === undefined ? source.payload : EMPTY);
   const hl = headers?.length ?? 0;
   if (hl > MAX_FIELD_BYTES) throw new RangeError('header block too large');
 
