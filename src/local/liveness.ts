@@ -23,35 +23,48 @@ export function processStartTime(pid: number): number | undefined {
   return Number.isFinite(start) ? start : undefined;
 }
 
-/** Whether /proc can be used to judge pids on this machine. */
-export const procAvailable: boolean = (() => {
-  try {
-    readFileSync('/proc/self/stat', 'latin1');
-    return true;
-  } catch {
-    return false;
+let cachedProc: boolean | undefined;
+let cachedNs: number | undefined;
+let cachedStart: number | undefined;
+
+/** Whether /proc can be used to judge pids on this machine (checked once, on first use). */
+export function procAvailable(): boolean {
+  if (cachedProc === undefined) {
+    try {
+      readFileSync('/proc/self/stat', 'latin1');
+      cachedProc = true;
+    } catch {
+      cachedProc = false;
+    }
   }
-})();
+  return cachedProc;
+}
 
 /** Inode number of this process's pid namespace (0 when unknown). */
-export const ownPidNamespace: number = (() => {
-  try {
-    const m = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
+export function ownPidNamespace(): number {
+  if (cachedNs === undefined) {
+    try {
+      const m = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'));
+      cachedNs = m ? Number(m[1]) : 0;
+    } catch {
+      cachedNs = 0;
+    }
   }
-})();
+  return cachedNs;
+}
 
-/** This process's start time (0 when unknown). */
-export const ownStartTime: number = procAvailable ? (processStartTime(process.pid) ?? 0) : 0;
+/** This process's start time in ticks since boot (0 when unknown). */
+export function ownStartTime(): number {
+  cachedStart ??= procAvailable() ? (processStartTime(process.pid) ?? 0) : 0;
+  return cachedStart;
+}
 
 /**
  * Whether the process `pid` that started at `startTime` (0: unknown) is alive. Only
  * meaningful for a pid of this process's pid namespace.
  */
 export function isProcessAlive(pid: number, startTime: number): boolean {
-  if (procAvailable) {
+  if (procAvailable()) {
     const now = processStartTime(pid);
     if (now === undefined) return false;
     return startTime === 0 || now === startTime;

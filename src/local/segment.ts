@@ -317,8 +317,8 @@ export class SharedSegment {
   private fillSlot(slot: number, heartbeatMs: number): void {
     const h = this.header;
     h[this.slotIndex(slot, S_PID)] = process.pid;
-    h[this.slotIndex(slot, S_PIDNS)] = ownPidNamespace | 0;
-    this.starts[(SLOT_BASE + slot * SLOT_BYTES) / 8 + 1] = ownStartTime;
+    h[this.slotIndex(slot, S_PIDNS)] = ownPidNamespace() | 0;
+    this.starts[(SLOT_BASE + slot * SLOT_BYTES) / 8 + 1] = ownStartTime();
     Atomics.store(this.beats, (SLOT_BASE + slot * SLOT_BYTES) / 8 + 2, BigInt(Date.now()));
     h[this.slotIndex(slot, S_INTERVAL)] = heartbeatMs;
     Atomics.store(h, this.slotIndex(slot, S_STATE), SLOT_ACTIVE);
@@ -364,8 +364,9 @@ export class SharedSegment {
     const h = this.header;
     const pid = h[this.slotIndex(slot, S_PID)]!;
     const pidns = h[this.slotIndex(slot, S_PIDNS)]! >>> 0;
-    if (pid === process.pid && pidns === ownPidNamespace >>> 0) return true;
-    if (pidns !== 0 && ownPidNamespace !== 0 && pidns === ownPidNamespace >>> 0) {
+    const ours = ownPidNamespace() >>> 0;
+    if (pid === process.pid && pidns === ours) return true;
+    if (pidns !== 0 && ours !== 0 && pidns === ours) {
       return isProcessAlive(pid, this.starts[(SLOT_BASE + slot * SLOT_BYTES) / 8 + 1]!);
     }
     // Another pid namespace: only the heartbeat can tell.
