@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
-import { loadShm, SEGMENT_HEADER_BYTES, SharedSegment, SpscRing, futexWaiter, ringByteLength } from '../../src/local/index.js';
+import { loadShm, MpscRing, SEGMENT_HEADER_BYTES, SharedSegment, SpscRing, futexWaiter, ringByteLength } from '../../src/local/index.js';
 import { Cleanup, delay, forkChild, needsShm, runWorker, uniqueName, within } from './helpers.js';
 import { isRecord } from './fixtures/records.js';
 
@@ -94,6 +94,26 @@ void describe('shared segments: one process', () => {
     addon.create(blank, 8192);
     cleanup.defer(() => addon.unlink(blank));
     assert.throws(() => SharedSegment.open(blank), (e: PlexusError) => (e.details as { code: string }).code === 'EAGAIN');
+  });
+
+  void it('judges a peer in another pid namespace by its heartbeat', (t) => {
+    if (!needsShm(t)) return;
+    const cleanup = new Cleanup(t);
+    const seg = createSegment(cleanup, 'pidns');
+    const other = SharedSegment.open(seg.name, { heartbeatMs: 1000 });
+    cleanup.defer(() => other.close());
+    // Make slot 1 look like a process of another pid namespace (header layout: slots of
+    // 32 bytes from byte 32; +0 pid, +4 pid-namespace inode, +16 heartbeat ms).
+    const slot = 32 + other.slot * 32;
+    const h = new Int32Array(seg.buffer);
+    h[(slot + 4) / 4] = 12345;
+    h[slot / 4] = 1; // a pid that means nothing here
+    const beat = new BigInt64Array(seg.buffer, slot + 16, 1);
+    Atomics.store(beat, 0, BigInt(Date.now()));
+    seg.checkPeers(); // fresh heartbeat: alive
+    Atomics.store(beat, 0, BigInt(Date.now() - 60_000));
+    assert.throws(() => seg.checkPeers(), { code: ErrorCode.PEER_DIED });
+    h[slot / 4] = process.pid; // let close() free the slot
   });
 
   void it('a segment buffer posted to a worker is the same memory there', async (t) => {
@@ -240,6 +260,34 @@ void describe('shared segments: two processes', () => {
     cleanup.defer(() => fresh.close());
     assert.equal(fresh.isOwner, true);
     assert.notEqual(fresh.buffer.byteLength, 0);
+  });
+
+  void it('MPSC ring across processes: 2 producer processes, every record exactly once, per-producer order kept', async (t) => {
+    if (!needsShm(t)) return;
+    const cleanup = new Cleanup(t);
+    const capacity = 8 * 1024;
+    const seg = createSegment(cleanup, 'mpsc', ringByteLength(capacity));
+    const ring = MpscRing.create(seg.buffer, { byteOffset: seg.dataOffset, capacity, wake: 'futex', sleepSliceMs: 50, checkPeer: () => seg.checkPeers() });
+    const count = 10_000;
+    const seed = 99;
+    const producers = [0, 1].map((p) => forkChild(cleanup, ['mpsc-producer', seg.name, String(p), String(count), String(seed)]));
+    const next = [0, 0];
+    const bad: string[] = [];
+    let total = 0;
+    while (total < 2 * count && bad.length === 0) {
+      await ring.waitReadable({ timeoutMs: 20_000 });
+      total += ring.poll((view, tag) => {
+        const p = tag >>> 24;
+        const i = tag & 0xffffff;
+        if (p > 1 || i !== next[p]) bad.push(`producer ${p}: expected ${next[p]}, got ${i}`);
+        else if (!isRecord(seed + p, i, view, ring.maxRecordBytes)) bad.push(`producer ${p} record ${i}: wrong bytes`);
+        if (p <= 1) next[p] = i + 1;
+      });
+    }
+    assert.deepEqual(bad, []);
+    assert.deepEqual(next, [count, count]);
+    await Promise.all(producers.map((c) => within(c.exited, 5000, 'producer exit')));
+    assert.equal(ring.tryRead(), undefined, 'nothing extra');
   });
 
   void it('SPSC ring across processes: every record arrives in order; a crashed writer gives PEER_DIED, not a hang', async (t) => {
