@@ -129,7 +129,7 @@ export abstract class RingBase {
       const head = this.head;
       if (!this.mpsc && head === this.tailSeen) {
         this.tailSeen = Atomics.load(this.ctl, I_TAIL);
-        if (head === this.tailSeen) return -1;
+        if (head === this.tailSeen) return this.nothing();
       }
       const idx = head & mask;
       // MPSC: the commit word is the only thing ordering a record; SPSC: the tail is.
@@ -139,13 +139,22 @@ export abstract class RingBase {
         return idx;
       }
       if (w === 0) {
-        if (this.mpsc) return -1;
+        if (this.mpsc) return this.nothing();
         throw this.corrupt('uncommitted record below the published tail', head);
       }
       const skip = -w;
       if ((skip & 7) !== 0 || idx + skip > capacity) throw this.corrupt(`skip of ${skip} bytes`, head);
       this.advance(idx, skip);
     }
+  }
+
+  /**
+   * No record ready: skip records passed on the way must reach the producer before this
+   * side goes to sleep, or a producer waiting for the space behind a skip never gets it.
+   */
+  private nothing(): -1 {
+    this.publishHead();
+    return -1;
   }
 
   /** Moves past a consumed record; the producers see it at the next {@link publishHead}. */
@@ -167,7 +176,6 @@ export abstract class RingBase {
     return plexusError(ErrorCode.RING_CORRUPT, `ring corrupt at position ${position >>> 0}: ${what}`, { details: { position: position >>> 0 } });
   }
 
-
   /** True when a record can be read now, or the producer closed (read returns null then). */
   protected readable(): boolean {
     if (this.mpsc) {
@@ -182,10 +190,7 @@ export abstract class RingBase {
   tryRead(): Uint8Array | undefined {
     this.checkNotHeld();
     const idx = this.next();
-    if (idx < 0) {
-      this.publishHead(); // skip records passed on the way
-      return undefined;
-    }
+    if (idx < 0) return undefined;
     const len = this.i32[idx >> 2]! - 1;
     this.lastTag = this.i32[(idx >> 2) + 1]!;
     const start = idx + RECORD_HEADER_BYTES;
@@ -202,10 +207,7 @@ export abstract class RingBase {
   peek(): Uint8Array | undefined {
     this.checkNotHeld();
     const idx = this.next();
-    if (idx < 0) {
-      this.publishHead();
-      return undefined;
-    }
+    if (idx < 0) return undefined;
     this.held = idx;
     this.lastTag = this.i32[(idx >> 2) + 1]!;
     const start = idx + RECORD_HEADER_BYTES;

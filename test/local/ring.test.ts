@@ -245,6 +245,22 @@ void describe('SPSC ring (one thread)', () => {
     assert.deepEqual(await pending, bytes(9, 3));
   });
 
+  void it('a reader that passes a skip record and then waits hands the space back first', () => {
+    const sab = new SharedArrayBuffer(ringByteLength(256));
+    const writer = SpscRing.create(sab, { capacity: 256, maxRecordBytes: 200 });
+    const reader = SpscRing.attach(sab);
+    assert.ok(writer.tryWrite(bytes(100, 1)));
+    assert.deepEqual(reader.tryRead(), bytes(100, 1));
+    // 150 bytes do not fit before the end: the writer lays a skip record and must wait
+    // for the reader to pass it.
+    assert.equal(writer.tryWrite(bytes(150, 2)), false);
+    // The reader only waits (passing the skip, finding nothing else) and times out...
+    assert.throws(() => reader.waitReadableSync({ timeoutMs: 20 }), { code: ErrorCode.TIMEOUT });
+    // ...but the space behind the skip is the writer's again.
+    assert.ok(writer.tryWrite(bytes(150, 2)));
+    assert.deepEqual(reader.tryRead(), bytes(150, 2));
+  });
+
   void it('detects a corrupt record header with RING_CORRUPT', () => {
     const sab = new SharedArrayBuffer(ringByteLength(256));
     const ring = SpscRing.create(sab, { capacity: 256, maxRecordBytes: 64 });
