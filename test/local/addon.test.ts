@@ -84,16 +84,18 @@ void describe('shared-memory addon: futex', () => {
     assert.throws(() => addon.wait(sab, 16, 0, 1), RangeError, 'out of bounds');
     assert.throws(() => addon.wait(new ArrayBuffer(8) as unknown as SharedArrayBuffer, 0, 0, 1), TypeError);
 
-    // A worker blocks in FUTEX_WAIT; this thread wakes it.
+    // A worker blocks in FUTEX_WAIT; this thread wakes it. The word keeps its value (a
+    // change before the worker is inside the wait would make it return "not-equal"), so
+    // wake until the kernel reports a waiter woken.
     const w = runWorker<{ result: string; ms: number }>(cleanup, { role: 'futex-wait', buffer: sab, byteOffset: 8, expected: 0, timeoutMs: 5000 });
     await new Promise<void>((resolve) => w.worker.once('message', () => resolve()));
     t0 = performance.now();
     let woken = 0;
     while (woken === 0 && performance.now() - t0 < 3000) {
       await new Promise((r) => setTimeout(r, 5));
-      Atomics.store(new Int32Array(sab), 2, 1);
       woken = addon.wake(sab, 8, 1);
     }
+    assert.equal(woken, 1);
     const r = await w.result;
     assert.equal(r.result, 'ok');
     assert.ok(r.ms < 4000);
@@ -109,8 +111,8 @@ void describe('shared-memory addon: futex', () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 1);
     await new Promise((r) => setTimeout(r, 30));
-    Atomics.store(i32, 1, 1);
-    waiter.wake(i32, 1);
+    // Wake until the helper thread was inside the wait (the word keeps its value).
+    for (let i = 0; i < 300 && waiter.wake(i32, 1) === 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(await within(woken, 3000, 'woken wait'), 'ok');
     clearInterval(ticker);
     assert.ok(ticks >= 5, 'the event loop kept running');

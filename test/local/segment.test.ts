@@ -185,10 +185,9 @@ void describe('shared segments: two processes', () => {
     const child = forkChild(cleanup, ['peer', seg.name]);
     await child.message((m) => m.type === 'ready');
 
-    // Child blocks (its main thread) in FUTEX_WAIT; we wake it.
+    // Child blocks (its main thread) in FUTEX_WAIT; we wake it (until the kernel reports
+    // a waiter woken: the child may not be inside the wait yet when we first try).
     const { reply } = await child.requestLater({ cmd: 'futexWait', offset: 16, expected: 0, timeoutMs: 10_000 });
-    await delay(50);
-    Atomics.store(i32, 4, 1);
     let woken = 0;
     for (let i = 0; i < 200 && woken === 0; i++) {
       woken = waiter.wake(i32, 4);
@@ -201,9 +200,12 @@ void describe('shared segments: two processes', () => {
 
     // We wait asynchronously; the child wakes us.
     const ours = waiter.waitAsync(i32, 5, 0, 10_000);
-    await delay(30);
-    Atomics.store(i32, 5, 1);
-    assert.ok(((await child.request({ cmd: 'wake', offset: 20 })).woken as number) >= 1);
+    let theirWakes = 0;
+    for (let i = 0; i < 300 && theirWakes === 0; i++) {
+      await delay(5);
+      theirWakes = (await child.request({ cmd: 'wake', offset: 20 })).woken as number;
+    }
+    assert.equal(theirWakes, 1);
     assert.equal(await within(ours, 5000, 'our wait'), 'ok');
 
     // Nobody wakes: both forms time out on time.
