@@ -156,7 +156,7 @@ class BrokerImpl implements BrokerContext, Broker {
     const hb = this.options.heartbeatMs;
     for (const s of this.sessions) {
       if (!s.isOpen) continue;
-      const idle = now - s.lastIn;
+      const idle = now - Math.max(s.lastIn, s.transport.lastReceiveAt);
       if (s.isBlocked) {
         // We stopped reading from it (slow-consumer `block`): its silence is ours, so never
         // time it out, but keep pinging. It hears nothing else from us while held back, and

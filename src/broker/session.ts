@@ -111,7 +111,6 @@ export class Session implements TransportSink, RequestParty {
   // ---- inbound -------------------------------------------------------------------
 
   onFrame(f: Frame): void {
-    this.lastIn = Date.now();
     if (this.state === 'hello') {
       if (f.type !== FrameType.HELLO) {
         this.ctx.counters.protocolErrors++;

@@ -565,7 +565,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
         t.send({ type: FrameType.PING, id: 0 });
         return;
       }
-      const idle = Date.now() - this.lastIn;
+      const idle = Date.now() - Math.max(this.lastIn, t.lastReceiveAt);
       if (idle > 3 * ms) t.destroy(new PlexusError(ErrorCode.HEARTBEAT_TIMEOUT, `no traffic from the broker for ${idle} ms`));
       else if (idle >= ms) t.send({ type: FrameType.PING, id: 0 });
     }, ms);
@@ -576,7 +576,6 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
 
   private onFrame(transport: FramedTransport, f: Frame): void {
     if (transport !== this.transport) return;
-    this.lastIn = Date.now();
     switch (f.type) {
       case FrameType.MSG:
         if (f.id === INBOX_SID) return this.onInbox(f);

@@ -32,7 +32,7 @@ export interface ResponderHost {
  * the handler's signal.
  */
 export class Responders {
-  private readonly active = new Map<string, AbortController>();
+  private readonly active = new Map<string, ActiveRequest>();
 
   constructor(private readonly host: ResponderHost) {}
 
@@ -44,62 +44,48 @@ export class Responders {
   handle(msg: Message, handler: RequestHandler): void {
     if (!msg.reply) return; // an event, not a request: nobody to answer
     const reply = msg.reply;
-    const ac = new AbortController();
-    this.active.set(reply, ac);
-    const deadline = msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs : undefined;
-    const timer =
-      msg.timeoutMs > 0
-        ? setTimeout(
-            () => ac.abort(new PlexusError(ErrorCode.TIMEOUT, `the caller's ${msg.timeoutMs} ms deadline passed`)),
-            // A peer may send any u32; past the largest timer setTimeout would fire at once.
-            Math.min(msg.timeoutMs, MAX_TIMER_MS),
-          )
-        : undefined;
-    // Once aborted (cancel, caller gone, connection closed) the deadline timer has nothing
-    // left to do. It used to be cleared only when the handler settled, so a handler still
-    // running at close() kept the process alive until the caller's deadline passed.
-    if (timer) ac.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
-    const ctx: RequestContext = { signal: ac.signal, deadline, from: msg.from };
+    const req = new ActiveRequest(msg);
+    this.active.set(reply, req);
     const finish = (): void => {
-      if (timer) clearTimeout(timer);
-      if (this.active.get(reply) === ac) this.active.delete(reply);
+      req.dispose();
+      if (this.active.get(reply) === req) this.active.delete(reply);
     };
     let result: Payload | void | Promise<Payload | void>;
     try {
-      result = handler(msg, ctx);
+      result = handler(msg, req);
     } catch (err) {
-      this.replyError(reply, err, ac.signal);
+      this.replyError(reply, err, req);
       finish();
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (value) => {
-          if (!ac.signal.aborted) this.reply(reply, value);
+          if (!req.aborted) this.reply(reply, value);
           finish();
         },
         (err: unknown) => {
-          this.replyError(reply, err, ac.signal);
+          this.replyError(reply, err, req);
           finish();
         },
       );
     } else {
-      if (!ac.signal.aborted) this.reply(reply, result);
+      if (!req.aborted) this.reply(reply, result);
       finish();
     }
   }
 
   /** The caller cancelled (or went away). */
   cancel(reply: string, reason: string): void {
-    const ac = this.active.get(reply);
-    if (!ac) return;
+    const req = this.active.get(reply);
+    if (!req) return;
     this.active.delete(reply);
-    ac.abort(cancelReason(reason));
+    req.abort(cancelReason(reason));
   }
 
   /** Abort every running handler (connection closing). */
   abortAll(reason: PlexusError): void {
-    for (const ac of this.active.values()) ac.abort(reason);
+    for (const req of this.active.values()) req.abort(reason);
     this.active.clear();
   }
 
@@ -116,8 +102,8 @@ export class Responders {
     }
   }
 
-  private replyError(reply: string, err: unknown, signal: AbortSignal): void {
-    if (signal.aborted) return;
+  private replyError(reply: string, err: unknown, req: ActiveRequest): void {
+    if (req.aborted) return;
     const pe =
       err instanceof PlexusError
         ? err
@@ -130,6 +116,64 @@ export class Responders {
     } catch {
       // Closed while the handler ran.
     }
+  }
+}
+
+/**
+ * One running request and its context. The AbortController and the deadline timer are
+ * made only if the handler reads `signal`: most handlers never do, and an
+ * AbortController plus a timer per request cost more than the rest of the request path.
+ * A cancel or a passed deadline before then is remembered and reported the moment the
+ * signal is created.
+ */
+class ActiveRequest implements RequestContext {
+  readonly deadline: number | undefined;
+  private controller: AbortController | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private reason: PlexusError | undefined;
+  private done = false;
+
+  constructor(private readonly msg: Message) {
+    this.deadline = msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs : undefined;
+  }
+
+  get from(): string {
+    return this.msg.from;
+  }
+
+  /** Cancelled, timed out, or the connection closed. */
+  get aborted(): boolean {
+    if (this.reason === undefined && this.deadline !== undefined && Date.now() >= this.deadline) this.reason = this.deadlineError();
+    return this.reason !== undefined;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const ac = (this.controller = new AbortController());
+    if (this.aborted) ac.abort(this.reason);
+    else if (this.deadline !== undefined && !this.done) {
+      // A peer may send any u32; past the largest timer setTimeout would fire at once.
+      this.timer = setTimeout(() => this.abort(this.deadlineError()), Math.min(this.deadline - Date.now(), MAX_TIMER_MS));
+    }
+    return ac.signal;
+  }
+
+  abort(reason: PlexusError): void {
+    this.reason ??= reason;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.controller && !this.controller.signal.aborted) this.controller.abort(this.reason);
+  }
+
+  /** The handler settled: no timer may outlive it (it would keep the process alive). */
+  dispose(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private deadlineError(): PlexusError {
+    return new PlexusError(ErrorCode.TIMEOUT, `the caller's ${this.msg.timeoutMs} ms deadline passed`);
   }
 }
 

@@ -208,10 +208,15 @@ export class FramedTransport {
     this.checkDrained();
   }
 
+  /** When bytes last arrived (epoch ms); heartbeats read it. */
+  lastReceiveAt = Date.now();
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => this.flush());
+    // nextTick runs after the microtasks already queued: replies sent from many promise
+    // callbacks in one turn leave in one write instead of one write each.
+    process.nextTick(() => this.flush());
   }
 
   /**
@@ -242,6 +247,7 @@ export class FramedTransport {
 
   private onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    this.lastReceiveAt = Date.now(); // once per chunk, not per frame: liveness needs no more
     this.bytesIn += chunk.length;
     const err = this.decoder.push(chunk, this.sink!);
     if (err) this.fail(err);
