@@ -212,6 +212,7 @@ class BrokerImpl implements BrokerContext, Broker {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     clearInterval(this.heartbeat);
+    this.requests.close();
     // Stop accepting now; the listeners' close completes once their sockets are gone.
     const listenersClosed = this.closeListeners();
     for (const s of this.sessions) s.goodbye('broker shutting down');

@@ -13,17 +13,15 @@ export interface RequestParty {
 interface Entry {
   readonly requester: RequestParty;
   readonly responders: RequestParty[];
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** Epoch ms after which the entry is dropped by the sweep. */
+  readonly expiresAt: number;
 }
 
 /** Longest a request without its own timeout is tracked. */
 const DEFAULT_TRACK_MS = 120_000;
 
-/**
- * The longest delay setTimeout honours. Longer ones fire after 1 ms, which dropped the
- * tracking of any request whose timeout (a u32 on the wire) was within a second of it.
- */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often expired entries are swept. */
+const SWEEP_MS = 1000;
 
 /**
  * Requests in flight, keyed by their reply subject. It lets a CANCEL travel from the
@@ -33,6 +31,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class RequestTracker {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * One sweep timer for all entries instead of a timer per request: arming and clearing
+   * a timer for every request cost more than the rest of its tracking. Entries live up
+   * to a second past their expiry, which only delays forgetting them.
+   */
+  private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly maxPerConnection: number) {}
 
@@ -43,10 +47,12 @@ export class RequestTracker {
   /** Record a delivered request. Untracked (but still delivered) past the per-connection limit. */
   add(reply: string, requester: RequestParty, responders: RequestParty[], timeoutMs: number): void {
     if (this.entries.has(reply) || requester.tracked.size >= this.maxPerConnection) return;
-    const ms = timeoutMs > 0 ? Math.min(timeoutMs + 1000, MAX_TIMER_MS) : DEFAULT_TRACK_MS;
-    const timer = setTimeout(() => this.remove(reply), ms);
-    timer.unref?.();
-    this.entries.set(reply, { requester, responders, timer });
+    const ms = timeoutMs > 0 ? timeoutMs + 1000 : DEFAULT_TRACK_MS;
+    this.entries.set(reply, { requester, responders, expiresAt: Date.now() + ms });
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+      this.sweeper.unref?.();
+    }
     requester.tracked.add(reply);
     for (const r of responders) r.tracked.add(reply);
   }
@@ -94,10 +100,25 @@ export class RequestTracker {
     party.tracked.clear();
   }
 
+  /** Drop expired entries; stop sweeping when nothing is tracked. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [reply, e] of this.entries) if (e.expiresAt <= now) this.remove(reply);
+    if (this.entries.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Stop the sweep timer (broker shutdown). */
+  close(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
   private remove(reply: string): void {
     const e = this.entries.get(reply);
     if (!e) return;
-    clearTimeout(e.timer);
     this.entries.delete(reply);
     e.requester.tracked.delete(reply);
     for (const r of e.responders) r.tracked.delete(reply);

@@ -361,8 +361,9 @@ export class Session implements TransportSink, RequestParty {
     init.reply = f.reply;
     init.headers = headers;
     init.payloadFrom = f;
+    init.namesFrom = f;
     this.transport.send(init);
-    init.payloadFrom = undefined;
+    init.payloadFrom = init.namesFrom = undefined;
     init.headers = undefined;
     this.msgsOut++;
     this.ctx.counters.msgsOut++;

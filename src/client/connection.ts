@@ -614,7 +614,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   private onMsg(f: Frame): void {
     const sub = this.subs.get(f.id);
     if (!sub) return; // unsubscribed while in flight
-    sub.push(new Message(f.subject, f.reply, f.payload, f.headers, (f.flags & Flag.REQUEST) !== 0 ? f.aux : 0, this));
+    sub.push(new Message(f, (f.flags & Flag.REQUEST) !== 0 ? f.aux : 0, this));
   }
 
   private onInbox(f: Frame): void {

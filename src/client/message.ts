@@ -1,4 +1,4 @@
-import { CONN_HEADER, FROM_HEADER, RESERVED_PREFIX, decodeHeaders, type Headers } from '../wire/index.js';
+import { CONN_HEADER, FROM_HEADER, RESERVED_PREFIX, decodeHeaders, type Frame, type Headers } from '../wire/index.js';
 
 const textDecoder = new TextDecoder();
 
@@ -26,19 +26,26 @@ export interface PublishOptions {
  */
 export class Message {
   private decoded: Headers | undefined;
+  /** Subject it was published to. */
+  readonly subject: string;
+  /** Reply subject, or '' when the sender expects no answer. */
+  readonly reply: string;
 
+  /** @internal built by the connection from a received frame */
   constructor(
-    /** Subject it was published to. */
-    readonly subject: string,
-    /** Reply subject, or '' when the sender expects no answer. */
-    readonly reply: string,
-    /** The payload bytes. */
-    readonly data: Uint8Array,
-    private readonly rawHeaders: Uint8Array | undefined,
+    private readonly frame: Pick<Frame, 'subject' | 'reply' | 'payload' | 'headers'>,
     /** For requests: the caller's timeout in ms (0 = none). */
     readonly timeoutMs: number,
     private readonly replier: ReplyChannel | undefined,
-  ) {}
+  ) {
+    this.subject = frame.subject;
+    this.reply = frame.reply;
+  }
+
+  /** The payload bytes (a view made on first access). */
+  get data(): Uint8Array {
+    return this.frame.payload;
+  }
 
   /** Application headers (the broker's reserved ':' headers are left out). */
   get headers(): Readonly<Headers> {
@@ -76,6 +83,6 @@ export class Message {
   }
 
   private allHeaders(): Headers {
-    return (this.decoded ??= decodeHeaders(this.rawHeaders) ?? (Object.create(null) as Headers));
+    return (this.decoded ??= decodeHeaders(this.frame.headers) ?? (Object.create(null) as Headers));
   }
 }

@@ -83,7 +83,7 @@ class PendingRequest implements InboxRoute {
       this.settle(PlexusError.fromWire(wire));
       return;
     }
-    this.settle(undefined, new Message(f.subject, f.reply, f.payload, f.headers, 0, this.manager.host));
+    this.settle(undefined, new Message(f, 0, this.manager.host));
   }
 
   onError(err: PlexusError): void {

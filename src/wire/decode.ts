@@ -225,18 +225,36 @@ function parseFrameAt(
     return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} subject is not valid UTF-8`);
   }
   let headers: Uint8Array | undefined;
-  if (hl > 0) {
+  if (hl > 0 && validateHeaders) {
     headers = view(buf, replyEnd, headersEnd);
-    if (validateHeaders && !validateHeaderBlock(headers)) {
+    if (!validateHeaderBlock(headers)) {
       return new PlexusError(ErrorCode.MALFORMED_FRAME, `${frameTypeName(type)} header block is malformed`);
     }
   }
-  return new DecodedFrame(type, flags, readU32(buf, start + 6), readU32(buf, start + 10), subject, reply, headers, buf, headersEnd, end);
+  return new DecodedFrame(
+    type,
+    flags,
+    readU32(buf, start + 6),
+    readU32(buf, start + 10),
+    subject,
+    reply,
+    headers,
+    buf,
+    subjectStart,
+    sl,
+    rl,
+    headersEnd,
+    end,
+  );
 }
 
-/** A decoded frame whose payload view is made only if someone reads `payload`. */
+/**
+ * A decoded frame whose payload view (and, when headers were not validated, header view)
+ * is made only if someone reads it: a router copies from `raw`, and most receivers never
+ * look at the broker's sender stamp.
+ */
 class DecodedFrame implements Frame {
-  private view: Uint8Array | undefined;
+  private payloadView: Uint8Array | undefined;
 
   constructor(
     readonly type: FrameType,
@@ -245,14 +263,25 @@ class DecodedFrame implements Frame {
     readonly aux: number,
     readonly subject: string,
     readonly reply: string,
-    readonly headers: Uint8Array | undefined,
+    private headersView: Uint8Array | undefined,
     readonly raw: Uint8Array,
+    readonly rawNamesStart: number,
+    readonly rawSubjectBytes: number,
+    readonly rawReplyBytes: number,
     readonly rawStart: number,
     readonly rawEnd: number,
   ) {}
 
+  get headers(): Uint8Array | undefined {
+    const headersStart = this.rawNamesStart + this.rawSubjectBytes + this.rawReplyBytes;
+    if (this.headersView === undefined && this.rawStart > headersStart) {
+      this.headersView = view(this.raw, headersStart, this.rawStart);
+    }
+    return this.headersView;
+  }
+
   get payload(): Uint8Array {
-    return (this.view ??= view(this.raw, this.rawStart, this.rawEnd));
+    return (this.payloadView ??= view(this.raw, this.rawStart, this.rawEnd));
   }
 }
 

@@ -33,12 +33,24 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
   if (hl > MAX_FIELD_BYTES) throw new RangeError('header block too large');
 
   let o = offset + HEADER_BYTES;
-  const subjectEnd = init.subject ? writeUtf8(buf, o, init.subject) : o;
-  const sl = subjectEnd - o;
-  o = subjectEnd;
-  const replyEnd = init.reply ? writeUtf8(buf, o, init.reply) : o;
-  const rl = replyEnd - o;
-  o = replyEnd;
+  let sl: number;
+  let rl: number;
+  const names = init.namesFrom;
+  if (names !== undefined && names.raw !== undefined) {
+    sl = names.rawSubjectBytes!;
+    rl = names.rawReplyBytes!;
+    const src = names.raw;
+    const from = names.rawNamesStart!;
+    for (let i = 0, n = sl + rl; i < n; i++) buf[o + i] = src[from + i]!;
+    o += sl + rl;
+  } else {
+    const subjectEnd = init.subject ? writeUtf8(buf, o, init.subject) : o;
+    sl = subjectEnd - o;
+    o = subjectEnd;
+    const replyEnd = init.reply ? writeUtf8(buf, o, init.reply) : o;
+    rl = replyEnd - o;
+    o = replyEnd;
+  }
   if (sl > MAX_FIELD_BYTES || rl > MAX_FIELD_BYTES) throw new RangeError('subject too long');
   if (headers !== undefined && hl > 0) o = copyBytes(buf, o, headers);
   const from = init.payloadFrom;

@@ -23,6 +23,10 @@ export interface Frame {
   readonly raw?: Uint8Array;
   readonly rawStart?: number;
   readonly rawEnd?: number;
+  /** For decoded frames: where the subject bytes start in `raw` (the reply follows them). */
+  readonly rawNamesStart?: number;
+  readonly rawSubjectBytes?: number;
+  readonly rawReplyBytes?: number;
 }
 
 /** Payload size of a frame without materialising its payload view. */
@@ -43,6 +47,11 @@ export interface FrameInit {
   payload?: Uint8Array;
   /** Take the payload from a decoded frame's raw bytes instead of `payload` (no view made). */
   payloadFrom?: Frame;
+  /**
+   * Take subject and reply as bytes from a decoded frame instead of encoding `subject` and
+   * `reply` again (a router forwards them unchanged).
+   */
+  namesFrom?: Frame;
 }
 
 /** An empty payload shared by frames that carry none. */
