@@ -376,7 +376,8 @@ export class Session implements TransportSink, RequestParty {
   deliverDirected(route: Route<Session>, f: Frame, from: Session): boolean {
     if (!this.isOpen) return false;
     if (this.overLimit() && !this.makeRoom(from)) return false;
-    this.transport.send({ type: f.type, flags: f.flags, id: route.sid, aux: f.aux, subject: f.subject, payload: f.payload });
+    // The payload is a view of a socket read buffer, which Node never reuses: forward by reference.
+    this.transport.send({ type: f.type, flags: f.flags, id: route.sid, aux: f.aux, subject: f.subject, payload: f.payload, payloadImmutable: true });
     if (this.overLimit()) this.becameSlow(from);
     return true;
   }

@@ -152,7 +152,9 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   write(chunk: Uint8Array | string): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.writeEnded) return Promise.reject(new PlexusError(ErrorCode.STREAM_RESET, 'write after end'));
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    // One copy the stream owns: pieces stay queued for resend after write() resolves, and
+    // are handed to the socket by reference, so the caller may reuse its buffer at once.
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Uint8Array.prototype.slice.call(chunk);
     for (let o = 0; o < bytes.length; o += this.chunkBytes) {
       const piece = bytes.subarray(o, Math.min(bytes.length, o + this.chunkBytes));
       this.toSend.push({ bytes: piece, offset: this.queuedEnd });
@@ -203,7 +205,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   }
 
   private sendData(p: Pending): void {
-    this.send({ type: FrameType.DATA, subject: this.peerSubject, aux: p.offset % U32, payload: p.bytes });
+    this.send({ type: FrameType.DATA, subject: this.peerSubject, aux: p.offset % U32, payload: p.bytes, payloadImmutable: true });
   }
 
   private sendEnd(): void {

@@ -37,6 +37,8 @@ export interface FramedTransportOptions {
 export type Lane = 'control' | 'bulk';
 
 const CHUNK_BYTES = 64 * 1024;
+/** Immutable payloads at least this large are sent by reference (see FrameInit.payloadImmutable). */
+const BY_REFERENCE_BYTES = 16 * 1024;
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024 + 3 * 0xffff + 20;
 
 /** A lane of outbound bytes: sealed chunks plus one open buffer being filled. */
@@ -136,12 +138,24 @@ export class FramedTransport {
     if (this.closed || this.closing) return;
     const useControl = lane ? lane === 'control' : isControlType(init.type) || ((init.flags ?? 0) & Flag.PRIORITY) !== 0;
     const l = useControl ? this.control : this.bulk;
-    l.reserve(maxEncodedLength(init));
-    const before = l.pos;
-    l.pos = writeFrame(l.buf, l.pos, init);
-    l.bytes += l.pos - before;
+    const payload = init.payloadImmutable ? (init.payloadFrom?.payload ?? init.payload) : undefined;
+    if (payload !== undefined && payload.length >= BY_REFERENCE_BYTES) {
+      // Large immutable payload: frame head into the lane, the payload itself as its own
+      // chunk right after it — no copy and no 64 KiB+ buffer allocated per frame.
+      l.reserve(maxEncodedLength(init) - payload.length);
+      const before = l.pos;
+      l.pos = writeFrame(l.buf, l.pos, init, true);
+      l.bytes += l.pos - before + payload.length;
+      l.seal();
+      l.chunks.push(payload);
+    } else {
+      l.reserve(maxEncodedLength(init));
+      const before = l.pos;
+      l.pos = writeFrame(l.buf, l.pos, init);
+      l.bytes += l.pos - before;
+    }
     this.noteHighWater();
-    if (useControl || l.pos - l.start >= CHUNK_BYTES) this.flush();
+    if (useControl || l.pos - l.start >= CHUNK_BYTES || l.chunks.length > 0) this.flush();
     else this.scheduleFlush();
   }
 

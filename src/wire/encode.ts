@@ -20,7 +20,7 @@ export function maxEncodedLength(init: FrameInit): number {
  * bytes free) and return the offset after it. Throws RangeError for fields that do
  * not fit their 16-bit lengths — callers validate user input before this point.
  */
-export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): number {
+export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit, omitPayload = false): number {
   const flags = init.flags ?? 0;
   if ((flags & ~KNOWN_FLAGS) !== 0) throw new RangeError(`unknown flag bits 0x${flags.toString(16)}`);
   const id = init.id ?? 0;
@@ -54,7 +54,10 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
   if (sl > MAX_FIELD_BYTES || rl > MAX_FIELD_BYTES) throw new RangeError('subject too long');
   if (headers !== undefined && hl > 0) o = copyBytes(buf, o, headers);
   const from = init.payloadFrom;
-  if (from !== undefined && from.raw !== undefined) {
+  if (omitPayload) {
+    // The caller sends the payload itself, right after these bytes; the length counts it.
+    o += from !== undefined && from.raw !== undefined ? payloadLength(from) : payload.length;
+  } else if (from !== undefined && from.raw !== undefined) {
     const start = from.rawStart!;
     const n = from.rawEnd! - start;
     const src = from.raw;
@@ -63,6 +66,7 @@ export function writeFrame(buf: Uint8Array, offset: number, init: FrameInit): nu
     o += n;
   } else if (payload.length > 0) o = copyBytes(buf, o, payload);
   const body = o - offset - 4;
+  if (omitPayload) o -= from !== undefined && from.raw !== undefined ? payloadLength(from) : payload.length;
   buf[offset] = body >>> 24;
   buf[offset + 1] = (body >>> 16) & 0xff;
   buf[offset + 2] = (body >>> 8) & 0xff;

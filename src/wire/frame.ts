@@ -52,6 +52,12 @@ export interface FrameInit {
    * `reply` again (a router forwards them unchanged).
    */
   namesFrom?: Frame;
+  /**
+   * The payload's bytes will never change: a transport may hand them to the socket by
+   * reference instead of copying them (large payloads only). Set it only for memory the
+   * sender owns and never reuses (stream buffers, bytes read from a socket).
+   */
+  payloadImmutable?: boolean;
 }
 
 /** An empty payload shared by frames that carry none. */

@@ -186,3 +186,23 @@ test('iterating acceptStreams ends when the connection closes', async (t) => {
   const r = await within(next, 2000, 'acceptStreams iteration');
   assert.equal(r.done, true);
 });
+
+test('a caller may reuse its buffer as soon as write() resolves', async (t) => {
+  const { a, b } = await setup(t);
+  const listener = b.acceptStreams('reuse');
+  await b.flush();
+  const accepted = listener[Symbol.asyncIterator]().next();
+  const s = await a.stream('reuse');
+  const peer = (await accepted).value as PlexusStream;
+  const reading = peer.readAll();
+  const buf = Buffer.alloc(100_000);
+  const expected: Buffer[] = [];
+  for (let round = 0; round < 5; round++) {
+    buf.fill(round + 1); // overwrite the same buffer every round
+    expected.push(Buffer.from(buf));
+    await s.write(buf);
+  }
+  await s.end();
+  assert.equal(sha(await within(reading, 10_000, 'read')), sha(Buffer.concat(expected)));
+  listener.close();
+});
