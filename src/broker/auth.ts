@@ -24,6 +24,12 @@ export interface UserConfig {
   readonly passwordHash?: string;
   /** A bearer token that authenticates as this user. */
   readonly token?: string;
+  /**
+   * This user signs in only with a client certificate (mTLS) whose CN is `user`; it needs
+   * no password or token. Without this flag a user with neither is a config error, so a
+   * forgotten password cannot silently turn into certificate-only access.
+   */
+  readonly certificate?: boolean;
   readonly permissions?: Permissions;
 }
 
@@ -206,7 +212,8 @@ function validateAuthConfig(cfg: AuthConfig): void {
     if (seen.has(u.user)) bad(`user ${u.user} appears twice`);
     seen.add(u.user);
     const ways = [u.password, u.passwordHash, u.token].filter((x) => x !== undefined).length;
-    if (ways === 0) bad(`user ${u.user} needs a password, passwordHash or token`);
+    if (u.certificate !== undefined && typeof u.certificate !== 'boolean') bad(`user ${u.user}: "certificate" must be true or false`);
+    if (ways === 0 && u.certificate !== true) bad(`user ${u.user} needs a password, passwordHash or token (or "certificate": true for mTLS only)`);
     for (const key of ['password', 'passwordHash', 'token'] as const) {
       const v = u[key];
       if (v !== undefined && (typeof v !== 'string' || v === '')) bad(`user ${u.user}: "${key}" must be a non-empty string`);

@@ -112,4 +112,22 @@ describe('sender identity', { timeout: 30_000 }, () => {
     );
     assert.equal(code, ErrorCode.AUTH_FAILED);
   });
+
+  it('a certificate-only user needs no password, and cannot sign in with one', async (t) => {
+    const c = new Cleanup(t);
+    const good = await sharedTestCerts();
+    const b = await startTestBroker(c, {
+      listen: ['tls://127.0.0.1:0'],
+      tls: { cert: good.serverCert, key: good.serverKey, ca: good.ca, requestCert: true, rejectUnauthorized: false },
+      auth: { users: [{ user: good.clientCN, certificate: true }] },
+    });
+    const viaCert = await b.connect({ tls: { ca: good.ca, cert: good.clientCert, key: good.clientKey } });
+    assert.equal(viaCert.server?.identity, good.clientCN);
+    const code = await rejectionCode(
+      connect(b.url, { timeoutMs: 3000, tls: { ca: good.ca }, user: good.clientCN, pass: '' }),
+      5000,
+      'password sign-in of a certificate-only user',
+    );
+    assert.equal(code, ErrorCode.AUTH_FAILED);
+  });
 });
