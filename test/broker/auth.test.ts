@@ -225,6 +225,7 @@ describe('auth', { timeout: 30_000 }, () => {
       ['a user without a name', { users: [{ password: 'x' }] }],
       ['a duplicate user', { users: [{ user: 'a', password: 'x' }, { user: 'a', password: 'y' }] }],
       ['a user without credentials', { users: [{ user: 'a' }] }],
+      ['a non-boolean certificate flag', { users: [{ user: 'a', certificate: 'yes' }] }],
       ['a password that is not a string', { users: [{ user: 'a', password: 123 }] }],
       ['a token that is not a string', { users: [{ user: 'a', token: { t: 1 } }] }],
       ['an empty token', { users: [{ user: 'a', token: '' }] }],
