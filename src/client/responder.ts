@@ -32,23 +32,28 @@ export interface ResponderHost {
  * the handler's signal.
  */
 export class Responders {
-  private readonly active = new Map<string, ActiveRequest>();
+  /**
+   * Running requests by reply subject. Usually one each; two `serve()` subscriptions on
+   * one connection that match the same request both run, and a cancel must reach both.
+   */
+  private readonly active = new Map<string, ActiveRequest | ActiveRequest[]>();
+  private count = 0;
 
   constructor(private readonly host: ResponderHost) {}
 
   /** Handlers currently running. */
   get running(): number {
-    return this.active.size;
+    return this.count;
   }
 
   handle(msg: Message, handler: RequestHandler): void {
     if (!msg.reply) return; // an event, not a request: nobody to answer
     const reply = msg.reply;
     const req = new ActiveRequest(msg);
-    this.active.set(reply, req);
+    this.track(reply, req);
     const finish = (): void => {
       req.dispose();
-      if (this.active.get(reply) === req) this.active.delete(reply);
+      this.untrack(reply, req);
     };
     let result: Payload | void | Promise<Payload | void>;
     try {
@@ -77,21 +82,47 @@ export class Responders {
 
   /** The caller cancelled (or went away). */
   cancel(reply: string, reason: string): void {
-    const req = this.active.get(reply);
-    if (!req) return;
+    const entry = this.active.get(reply);
+    if (!entry) return;
     this.active.delete(reply);
-    req.abort(cancelReason(reason));
+    const reqs = Array.isArray(entry) ? entry : [entry];
+    this.count -= reqs.length;
+    const err = cancelReason(reason);
+    for (const req of reqs) req.abort(err);
   }
 
   /** Abort every running handler (connection closing). */
   abortAll(reason: PlexusError): void {
-    for (const req of this.active.values()) req.abort(reason);
+    for (const entry of this.active.values()) for (const req of Array.isArray(entry) ? entry : [entry]) req.abort(reason);
     this.active.clear();
+    this.count = 0;
   }
 
   /** Wait for running handlers to finish, or the deadline. */
   async idle(deadline: number): Promise<void> {
-    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (this.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private track(reply: string, req: ActiveRequest): void {
+    const entry = this.active.get(reply);
+    if (entry === undefined) this.active.set(reply, req);
+    else if (Array.isArray(entry)) entry.push(req);
+    else this.active.set(reply, [entry, req]);
+    this.count++;
+  }
+
+  private untrack(reply: string, req: ActiveRequest): void {
+    const entry = this.active.get(reply);
+    if (entry === req) {
+      this.active.delete(reply);
+      this.count--;
+    } else if (Array.isArray(entry)) {
+      const i = entry.indexOf(req);
+      if (i < 0) return;
+      entry.splice(i, 1);
+      this.count--;
+      if (entry.length === 0) this.active.delete(reply);
+    }
   }
 
   private reply(reply: string, value: Payload | void): void {

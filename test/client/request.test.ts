@@ -101,6 +101,27 @@ describe('request/reply', { timeout: 30_000 }, () => {
     await waitFor(() => b.broker.status().trackedRequests === 0, 3000, 'tracking released');
   });
 
+  it('a cancel reaches every handler on one connection that got the request', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c);
+    const svc = await b.connect();
+    const first = probe();
+    const second = probe();
+    // Two queue groups on one connection: the broker delivers the request to both.
+    svc.serve('twice', hanging(first), { queue: 'a' });
+    svc.serve('twice', hanging(second), { queue: 'b' });
+    await svc.flush();
+    const caller = await b.connect();
+    const ac = new AbortController();
+    const p = caller.request('twice', '', { timeout: 10_000, signal: ac.signal });
+    await within(Promise.all([first.started.promise, second.started.promise]), 3000, 'both handlers started');
+    ac.abort(new PlexusError(ErrorCode.CANCELLED, 'stop'));
+    await rejection(p, 1000, 'cancelled request');
+    await within(Promise.all([first.aborted.promise, second.aborted.promise]), 3000, 'both responder signals');
+    assert.equal(codeOf(first.reason), ErrorCode.CANCELLED);
+    assert.equal(codeOf(second.reason), ErrorCode.CANCELLED);
+  });
+
   it('a cancel right after sending still reaches the responder (it must not overtake its request)', async (t) => {
     const c = new Cleanup(t);
     const b = await startTestBroker(c, { via: 'unix' });
