@@ -5,6 +5,8 @@ import { tcpTransport, tlsTransport, unixTransport } from './net.js';
 import { stdioTransport } from './stdio.js';
 import type { DialOptions, ListenOptions, Listener, TransportFactory, TransportTable } from './types.js';
 import { wsTransport } from './ws.js';
+import { shmTransport } from './shm.js';
+import { workerTransport } from './worker.js';
 import { parseAddress } from './address.js';
 
 export * from './types.js';
@@ -14,6 +16,8 @@ export { FramedTransport, connectionLost, DEFAULT_MAX_FRAME_BYTES, type Transpor
 export { InprocHub, inprocPair } from './inproc.js';
 export { channelFromStreams } from './stdio.js';
 export { StreamChannel } from './stream-channel.js';
+export { channelFromPort, workerPortPair, workerPortTransport, workerTransport, WORKER_PORT_KEY, type PortChannelOptions } from './worker.js';
+export { shmTransport, shmSocketPath } from './shm.js';
 
 /** The hub used for `inproc://` when the caller passes none. */
 export const defaultInprocHub = new InprocHub();
@@ -41,6 +45,8 @@ export const defaultTransports: TransportTable = Object.freeze({
   'ws:': wsTransport,
   'wss:': wsTransport,
   'stdio:': stdioTransport,
+  'worker:': workerTransport,
+  'shm:': shmTransport,
 });
 
 function pick(table: TransportTable, url: URL): TransportFactory {
