@@ -1,0 +1,491 @@
+/**
+ * The durable service: durable streams and consumers as a client of the broker. It
+ * connects like any client, captures the subjects of its streams into logs
+ * (src/store), and answers the `$PLX.DS.*` control API over request/reply. See
+ * docs/durable.md.
+ */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, type Connection, type ConnectOptions, type Message, type Subscription } from '../client/index.js';
+import { ErrorCode, PlexusError } from '../errors/index.js';
+import type { StoredRecord } from '../store/index.js';
+import { FROM_HEADER, RESERVED_PREFIX, decodeHeaders, encodeHeaders, patternsIntersect } from '../wire/index.js';
+import {
+  DS,
+  MAX_BATCH,
+  MAX_EXPIRES_MS,
+  checkConsumerName,
+  checkStreamName,
+  parseConsumerConfig,
+  parseStreamConfig,
+  sameConfig,
+  type ConsumerConfig,
+  type StreamConfig,
+  type WireDurableMessage,
+} from './config.js';
+import { readJson, writeFileAtomic } from './files.js';
+import { Consumer, DurableStream, Mutex } from './stream.js';
+
+/** Options for {@link startDurableService}. */
+export interface DurableServiceOptions {
+  /** Directory holding every stream (created if missing). */
+  readonly dir: string;
+  /** Broker to connect to (ignored when `connection` is given). */
+  readonly url?: string | readonly string[];
+  /** Options for the connection the service makes (e.g. `inproc`, `token`). */
+  readonly connect?: ConnectOptions;
+  /** Use this connection instead of making one (the service does not close it). */
+  readonly connection?: Connection;
+  /** How often expired deliveries past maxDeliver are moved to the DLQ. @default 200 */
+  readonly sweepMs?: number;
+}
+
+const textDecoder = new TextDecoder();
+
+function notFound(what: string, details: Record<string, string>): PlexusError {
+  return new PlexusError(ErrorCode.DURABLE_NOT_FOUND, `${what} not found`, { details });
+}
+
+function parseJson(msg: Message): unknown {
+  if (msg.data.length === 0) return {};
+  try {
+    return msg.json();
+  } catch {
+    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'request payload must be JSON');
+  }
+}
+
+/** A running durable service. */
+export class DurableService {
+  private readonly streams = new Map<string, DurableStream>();
+  private readonly captures = new Map<string, Subscription[]>();
+  private readonly control: Subscription[] = [];
+  private readonly admin = new Mutex();
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private closing = false;
+
+  private constructor(
+    readonly bus: Connection,
+    private readonly ownsBus: boolean,
+    readonly dir: string,
+  ) {}
+
+  /** @internal use {@link startDurableService} */
+  static async start(o: DurableServiceOptions): Promise<DurableService> {
+    const bus = o.connection ?? (await connect(o.url === undefined ? undefined : o.url, o.connect ?? {}));
+    const svc = new DurableService(bus, !o.connection, o.dir);
+    try {
+      await svc.load();
+      svc.listenControl();
+      await bus.flush();
+    } catch (err) {
+      await svc.close();
+      throw err;
+    }
+    const sweepMs = o.sweepMs ?? 200;
+    svc.sweepTimer = setInterval(() => void svc.sweep(), sweepMs);
+    svc.sweepTimer.unref();
+    return svc;
+  }
+
+  /** Names of the streams. */
+  get streamNames(): string[] {
+    return [...this.streams.keys()].sort();
+  }
+
+  // ---- loading ---------------------------------------------------------------------
+
+  private streamDir(name: string): string {
+    return join(this.dir, 'streams', name);
+  }
+
+  private async load(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.dir, 'streams'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names.sort()) {
+      const raw = await readJson(join(this.streamDir(name), 'stream.json'));
+      if (raw === undefined) continue; // a create that did not finish
+      const config = parseStreamConfig(raw, true);
+      const st = await DurableStream.open(config, this.streamDir(name));
+      this.streams.set(config.name, st);
+      await this.loadConsumers(st);
+      this.capture(st);
+    }
+  }
+
+  private async loadConsumers(st: DurableStream): Promise<void> {
+    const cdir = join(st.dir, 'consumers');
+    for (const f of (await readdir(cdir)).sort()) {
+      if (!f.endsWith('.json')) continue;
+      const raw = (await readJson(join(cdir, f))) as { config?: unknown; cursor?: unknown; pending?: unknown } | undefined;
+      if (!raw) continue;
+      const config = parseConsumerConfig(raw.config);
+      const c = new Consumer(config, join(cdir, f), typeof raw.cursor === 'number' ? raw.cursor : 0);
+      // After a restart every unacknowledged delivery may be redelivered at once.
+      const now = Date.now();
+      if (Array.isArray(raw.pending)) {
+        for (const e of raw.pending as unknown[]) {
+          if (Array.isArray(e) && typeof e[0] === 'number' && typeof e[1] === 'number') c.pending.set(e[0], { count: e[1], deadline: now });
+        }
+      }
+      st.consumers.set(config.name, c);
+    }
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------
+
+  /**
+   * Handle `subject` both as requests (answered, errors as coded ERROR replies) and as
+   * plain publishes (handled, nobody to answer).
+   */
+  private listen(subject: string, handler: (msg: Message) => Promise<string | void>): Subscription[] {
+    const plain = this.bus.subscribe(subject, {
+      callback: (msg) => {
+        if (msg.reply) return;
+        handler(msg).catch(() => undefined);
+      },
+    });
+    const served = this.bus.serve(subject, handler, { queue: '_ds' });
+    return [plain, served];
+  }
+
+  private capture(st: DurableStream): void {
+    const subs: Subscription[] = [];
+    for (const pattern of st.config.subjects) {
+      subs.push(
+        ...this.listen(pattern, async (msg) => {
+          const payload = Uint8Array.prototype.slice.call(msg.data);
+          const r = await st.store(msg.subject, { ...msg.headers }, msg.from, payload);
+          return JSON.stringify(r.duplicate ? { stream: st.config.name, seq: r.seq, duplicate: true } : { stream: st.config.name, seq: r.seq });
+        }),
+      );
+    }
+    this.captures.set(st.config.name, subs);
+  }
+
+  private listenControl(): void {
+    const json = (fn: (body: unknown, msg: Message) => Promise<unknown>) => async (msg: Message) => JSON.stringify(await fn(parseJson(msg), msg));
+    this.control.push(
+      this.bus.serve(DS.STREAM_CREATE, json((b) => this.admin.run(() => this.createStream(parseStreamConfig(b))))),
+      this.bus.serve(DS.STREAM_INFO, json(async (b) => this.stream((b as { name?: unknown }).name).info())),
+      this.bus.serve(DS.STREAM_DELETE, json((b) => this.admin.run(() => this.deleteStream((b as { name?: unknown }).name)))),
+      this.bus.serve(DS.STREAM_LIST, json(async () => ({ streams: this.streamNames }))),
+      this.bus.serve(DS.CONSUMER_CREATE, json((b) => this.admin.run(() => this.createConsumer(parseConsumerConfig(b))))),
+      this.bus.serve(
+        DS.CONSUMER_INFO,
+        json(async (b) => {
+          const o = b as { stream?: unknown; name?: unknown };
+          return this.consumer(o.stream, o.name).c.info();
+        }),
+      ),
+      this.bus.serve(`${DS.CONSUMER_NEXT}.>`, json((b, msg) => this.next(msg, b))),
+      ...this.listen(`${DS.ACK}.>`, (msg) => this.ack(msg)),
+    );
+  }
+
+  // ---- streams ---------------------------------------------------------------------
+
+  private stream(name: unknown): DurableStream {
+    const st = this.streams.get(checkStreamName(name));
+    if (!st) throw notFound(`stream ${String(name)}`, { stream: String(name) });
+    return st;
+  }
+
+  private consumer(stream: unknown, name: unknown): { st: DurableStream; c: Consumer } {
+    const st = this.stream(stream);
+    const c = st.consumers.get(checkConsumerName(name));
+    if (!c) throw notFound(`consumer ${String(stream)}/${String(name)}`, { stream: String(stream), consumer: String(name) });
+    return { st, c };
+  }
+
+  private async createStream(config: StreamConfig): Promise<unknown> {
+    const existing = this.streams.get(config.name);
+    if (existing) {
+      if (sameConfig(existing.config, config)) return existing.info();
+      throw new PlexusError(ErrorCode.DURABLE_EXISTS, `stream ${config.name} exists with a different configuration`, {
+        details: { stream: config.name, config: existing.config },
+      });
+    }
+    for (const other of this.streams.values()) {
+      for (const a of other.config.subjects) {
+        for (const b of config.subjects) {
+          if (patternsIntersect(a, b)) {
+            throw new PlexusError(ErrorCode.DURABLE_EXISTS, `subjects ${b} overlap stream ${other.config.name} (${a})`, {
+              details: { stream: other.config.name, subject: a },
+            });
+          }
+        }
+      }
+    }
+    return (await this.openNewStream(config)).info();
+  }
+
+  private async openNewStream(config: StreamConfig): Promise<DurableStream> {
+    const dir = this.streamDir(config.name);
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(join(dir, 'stream.json'), JSON.stringify(config));
+    const st = await DurableStream.open(config, dir);
+    this.streams.set(config.name, st);
+    this.capture(st);
+    await this.bus.flush();
+    return st;
+  }
+
+  private async deleteStream(name: unknown): Promise<unknown> {
+    const st = this.stream(name);
+    this.streams.delete(st.config.name);
+    for (const s of this.captures.get(st.config.name) ?? []) s.unsubscribe();
+    this.captures.delete(st.config.name);
+    await st.close();
+    await rm(st.dir, { recursive: true, force: true });
+    return { deleted: true };
+  }
+
+  /** The DLQ stream for `stream`, created on first use. */
+  private async dlq(stream: string): Promise<DurableStream> {
+    const name = `DLQ.${stream}`;
+    return this.admin.run(async () => {
+      const have = this.streams.get(name);
+      if (have) return have;
+      return this.openNewStream(parseStreamConfig({ name, subjects: [], retention: 'limits', dedupWindowMs: 0 }, true));
+    });
+  }
+
+  // ---- consumers -------------------------------------------------------------------
+
+  private async createConsumer(config: ConsumerConfig): Promise<unknown> {
+    const st = this.stream(config.stream);
+    const existing = st.consumers.get(config.name);
+    if (existing) {
+      if (sameConfig(existing.config, config)) return existing.info();
+      throw new PlexusError(ErrorCode.DURABLE_EXISTS, `consumer ${config.stream}/${config.name} exists with a different configuration`, {
+        details: { stream: config.stream, consumer: config.name, config: existing.config },
+      });
+    }
+    const dp = config.deliverPolicy;
+    const cursor = dp === 'all' ? st.log.firstSeq - 1 : dp === 'new' ? st.log.lastSeq : dp.startSeq - 1;
+    const c = new Consumer(config, join(st.dir, 'consumers', `${config.name}.json`), Math.max(0, cursor));
+    await c.writer.save();
+    st.consumers.set(config.name, c);
+    return c.info();
+  }
+
+  private async next(msg: Message, body: unknown): Promise<WireDurableMessage[]> {
+    const tokens = msg.subject.split('.');
+    // $PLX.DS.CONSUMER.NEXT.<stream…>.<consumer>
+    const { st, c } = this.consumer(tokens.slice(4, -1).join('.'), tokens[tokens.length - 1]);
+    const o = (body ?? {}) as { batch?: unknown; expiresMs?: unknown };
+    const batch = o.batch === undefined ? 1 : o.batch;
+    const expires = o.expiresMs === undefined ? 0 : o.expiresMs;
+    if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `batch must be an integer from 1 to ${MAX_BATCH}`);
+    }
+    if (typeof expires !== 'number' || !Number.isSafeInteger(expires) || expires < 0 || expires > MAX_EXPIRES_MS) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `expiresMs must be an integer from 0 to ${MAX_EXPIRES_MS}`);
+    }
+    // Never wait past the caller's own deadline: what we claim then would go nowhere.
+    const until = Math.min(Date.now() + expires, msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs - 50 : Infinity);
+    for (;;) {
+      const out = await c.lock.run(() => this.claim(st, c, batch));
+      if (out.length > 0 || this.closing || !this.streams.has(st.config.name)) return out;
+      const now = Date.now();
+      if (now >= until) return out;
+      let wake = until;
+      for (const p of c.pending.values()) if (p.deadline < wake) wake = p.deadline;
+      await st.waitForWork(Math.min(wake, until) - now);
+    }
+  }
+
+  /** Hand out up to `batch` messages: expired deliveries first, then new ones. */
+  private async claim(st: DurableStream, c: Consumer, batch: number): Promise<WireDurableMessage[]> {
+    const now = Date.now();
+    const budget = Math.floor(((this.bus.maxPayload - 1024) * 3) / 4) - 512;
+    let bytes = 0;
+    const out: WireDurableMessage[] = [];
+    const full = (r: StoredRecord): boolean => out.length > 0 && bytes + r.payload.length + (r.headers?.length ?? 0) + 256 > budget;
+    for (const [seq, p] of c.pending) {
+      if (out.length >= batch) break;
+      if (p.deadline > now || p.count >= c.config.maxDeliver) continue;
+      const rec = await st.log.read(seq);
+      if (!rec) {
+        c.pending.delete(seq); // removed by retention
+        continue;
+      }
+      if (full(rec)) break;
+      p.count++;
+      p.deadline = now + c.config.ackWaitMs;
+      bytes += rec.payload.length + (rec.headers?.length ?? 0) + 256;
+      out.push(this.toWire(st, c, rec, p.count));
+    }
+    const first = st.log.firstSeq;
+    if (c.cursor < first - 1) c.cursor = first - 1;
+    let moved = false;
+    while (out.length < batch && c.pending.size < c.config.maxAckPending && c.cursor < st.log.lastSeq) {
+      const recs = await st.log.readRange(c.cursor + 1, { maxRecords: batch - out.length, maxBytes: Math.max(1, budget - bytes) });
+      if (recs.length === 0) break;
+      let stop = false;
+      for (const rec of recs) {
+        if (out.length >= batch || c.pending.size >= c.config.maxAckPending || full(rec)) {
+          stop = true;
+          break;
+        }
+        c.cursor = rec.seq;
+        moved = true;
+        if (!c.matches(rec.subject)) continue;
+        c.pending.set(rec.seq, { count: 1, deadline: now + c.config.ackWaitMs });
+        bytes += rec.payload.length + (rec.headers?.length ?? 0) + 256;
+        out.push(this.toWire(st, c, rec, 1));
+      }
+      if (stop) break;
+    }
+    // Deliveries are saved before they are handed out, so delivery counts (maxDeliver)
+    // survive a crash; a delivery whose save did not finish is simply delivered again.
+    if (out.length > 0 || moved) await c.writer.save();
+    if (moved && out.length === 0) await st.applyWorkqueue();
+    return out;
+  }
+
+  private toWire(st: DurableStream, c: Consumer, rec: StoredRecord, count: number): WireDurableMessage {
+    const all = decodeHeaders(rec.headers) ?? {};
+    const headers: Record<string, string> = {};
+    for (const k of Object.keys(all)) if (!k.startsWith(RESERVED_PREFIX)) headers[k] = all[k]!;
+    return {
+      seq: rec.seq,
+      subject: rec.subject,
+      headers,
+      data: Buffer.from(rec.payload.buffer, rec.payload.byteOffset, rec.payload.byteLength).toString('base64'),
+      from: all[FROM_HEADER] ?? '',
+      timestamp: rec.timestamp,
+      deliveryCount: count,
+      ackSubject: `${DS.ACK}.${c.config.name}.${rec.seq}.${count}.${st.config.name}`,
+    };
+  }
+
+  private async ack(msg: Message): Promise<string> {
+    // $PLX.DS.ACK.<consumer>.<seq>.<count>.<stream…>
+    const t = msg.subject.split('.');
+    const seq = Number(t[4]);
+    if (t.length < 7 || !Number.isSafeInteger(seq)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `bad ack subject ${msg.subject}`);
+    const { st, c } = this.consumer(t.slice(6).join('.'), t[3]);
+    const text = textDecoder.decode(msg.data).trim();
+    const verb = text.slice(0, 4);
+    const p = c.pending.get(seq);
+    switch (verb) {
+      case '+ACK':
+      case '+TER': {
+        if (verb === '+TER' && !text.startsWith('+TERM')) break;
+        if (!p) return '';
+        await c.lock.run(async () => {
+          c.pending.delete(seq);
+          await c.writer.save();
+        });
+        await st.applyWorkqueue();
+        return '';
+      }
+      case '-NAK': {
+        let delayMs = 0;
+        const rest = text.slice(4).trim();
+        if (rest) {
+          try {
+            const d = (JSON.parse(rest) as { delayMs?: unknown }).delayMs;
+            if (typeof d === 'number' && d >= 0) delayMs = Math.min(d, 86_400_000);
+          } catch {
+            throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'nak options must be JSON: -NAK {"delayMs":N}');
+          }
+        }
+        if (p) {
+          p.deadline = Date.now() + delayMs;
+          if (delayMs === 0) st.wake();
+        }
+        return '';
+      }
+      case '+WPI':
+        if (p) p.deadline = Date.now() + c.config.ackWaitMs;
+        return '';
+      default:
+        break;
+    }
+    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, "ack payload must be '+ACK', '-NAK', '+WPI' or '+TERM'");
+  }
+
+  /** Move deliveries that used up maxDeliver and whose ack wait passed to `DLQ.<stream>`. */
+  private async sweep(): Promise<void> {
+    if (this.closing) return;
+    const now = Date.now();
+    for (const st of [...this.streams.values()]) {
+      for (const c of st.consumers.values()) {
+        let any = false;
+        for (const p of c.pending.values()) {
+          if (p.deadline <= now && p.count >= c.config.maxDeliver) {
+            any = true;
+            break;
+          }
+        }
+        if (!any) continue;
+        try {
+          await this.deadLetter(st, c);
+        } catch {
+          // Retried on the next sweep.
+        }
+      }
+    }
+  }
+
+  private async deadLetter(st: DurableStream, c: Consumer): Promise<void> {
+    const dlq = await this.dlq(st.config.name);
+    await c.lock.run(async () => {
+      const now = Date.now();
+      let changed = false;
+      for (const [seq, p] of [...c.pending]) {
+        if (p.deadline > now || p.count < c.config.maxDeliver || this.closing) continue;
+        const rec = await st.log.read(seq);
+        if (rec) {
+          const headers = {
+            ...(decodeHeaders(rec.headers) ?? {}),
+            'dlq-reason': 'max-deliver',
+            'dlq-stream': st.config.name,
+            'dlq-consumer': c.config.name,
+            'dlq-seq': String(seq),
+            'dlq-deliveries': String(p.count),
+          };
+          await dlq.appendRaw(rec.subject, encodeHeaders(headers), rec.payload);
+        }
+        c.pending.delete(seq);
+        changed = true;
+      }
+      if (changed) await c.writer.save();
+    });
+    await st.applyWorkqueue();
+  }
+
+  // ---- closing ---------------------------------------------------------------------
+
+  /** Stop serving, save consumer state, close every log (and the connection if it made it). */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const s of this.control) s.unsubscribe();
+    for (const subs of this.captures.values()) for (const s of subs) s.unsubscribe();
+    this.captures.clear();
+    for (const st of this.streams.values()) {
+      try {
+        await st.close();
+      } catch {
+        // Closing the rest matters more.
+      }
+    }
+    this.streams.clear();
+    if (this.ownsBus) await this.bus.close();
+  }
+}
+
+/** Start a durable service over a broker connection, owning the logs under `options.dir`. */
+export function startDurableService(options: DurableServiceOptions): Promise<DurableService> {
+  return DurableService.start(options);
+}

@@ -1,0 +1,81 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, PlexusError } from '../../src/errors/index.js';
+import { rejection, waitFor } from '../helpers/wait.js';
+import { durableFixture } from './helpers.js';
+
+function code(err: unknown): string | undefined {
+  return err instanceof PlexusError ? err.code : undefined;
+}
+
+void describe('durable service: streams', () => {
+  void it('an acked publish is stored with sender and headers, and readable after a restart', async (t) => {
+    const f = await durableFixture(t);
+    const info = await f.ds.createStream({ name: 'orders', subjects: ['orders.>'] });
+    assert.equal(info.config.fsync, 'always');
+    assert.equal(info.state.lastSeq, 0);
+    const acks = [];
+    for (let i = 0; i < 20; i++) acks.push(await f.ds.publish(`orders.n${i % 3}`, `order ${i}`, { headers: { region: 'eu' } }));
+    assert.deepEqual(
+      acks.map((a) => a.seq),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    assert.ok(acks.every((a) => a.stream === 'orders' && !a.duplicate));
+    // A plain publish is stored too (unacknowledged).
+    f.bus.publish('orders.plain', 'fire and forget');
+    await waitFor(async () => (await f.ds.streamInfo('orders')).state.lastSeq === 21, 3000, 'plain publish stored');
+
+    await f.restart();
+    const after = await f.ds.streamInfo('orders');
+    assert.equal(after.state.messages, 21);
+    await f.ds.createConsumer({ stream: 'orders', name: 'reader' });
+    const msgs = await f.ds.fetch('orders', 'reader', { batch: 50, expiresMs: 500 });
+    assert.equal(msgs.length, 21);
+    assert.equal(msgs[0]!.string(), 'order 0');
+    assert.equal(msgs[0]!.subject, 'orders.n0');
+    assert.equal(msgs[0]!.headers.region, 'eu');
+    assert.equal(msgs[0]!.from, f.bus.server!.identity);
+    assert.ok(msgs[0]!.from.length > 0);
+    assert.equal(msgs[20]!.string(), 'fire and forget');
+    assert.deepEqual(await f.ds.listStreams(), ['orders']);
+  });
+
+  void it('dedups by msg-id within the window: one copy, the duplicate acked with the original seq', async (t) => {
+    const f = await durableFixture(t);
+    await f.ds.createStream({ name: 'pay', subjects: ['pay.*'], dedupWindowMs: 60_000 });
+    const a = await f.ds.publish('pay.x', 'one', { msgId: 'id-1' });
+    const b = await f.ds.publish('pay.x', 'one again', { msgId: 'id-1' });
+    const c = await f.ds.publish('pay.x', 'two', { msgId: 'id-2' });
+    assert.deepEqual([a.seq, a.duplicate], [1, false]);
+    assert.deepEqual([b.seq, b.duplicate], [1, true]);
+    assert.deepEqual([c.seq, c.duplicate], [2, false]);
+    // Concurrent publishes with one id: one copy.
+    const many = await Promise.all(Array.from({ length: 10 }, () => f.ds.publish('pay.y', 'same', { msgId: 'id-3' })));
+    assert.equal(new Set(many.map((m) => m.seq)).size, 1);
+    assert.equal(many.filter((m) => !m.duplicate).length, 1);
+    // The table survives a restart (rebuilt from the log).
+    await f.restart();
+    const d = await f.ds.publish('pay.x', 'one', { msgId: 'id-1' });
+    assert.deepEqual([d.seq, d.duplicate], [1, true]);
+    assert.equal((await f.ds.streamInfo('pay')).state.messages, 3);
+  });
+
+  void it('answers with coded errors', async (t) => {
+    const f = await durableFixture(t);
+    await f.ds.createStream({ name: 's1', subjects: ['a.>'] });
+    // Same config again: fine. Different: exists. Overlap: exists.
+    await f.ds.createStream({ name: 's1', subjects: ['a.>'] });
+    assert.equal(code(await rejection(f.ds.createStream({ name: 's1', subjects: ['b.>'] }), 3000)), ErrorCode.DURABLE_EXISTS);
+    assert.equal(code(await rejection(f.ds.createStream({ name: 's2', subjects: ['a.b'] }), 3000)), ErrorCode.DURABLE_EXISTS);
+    assert.equal(code(await rejection(f.ds.streamInfo('nope'), 3000)), ErrorCode.DURABLE_NOT_FOUND);
+    assert.equal(code(await rejection(f.ds.createConsumer({ stream: 'nope', name: 'c' }), 3000)), ErrorCode.DURABLE_NOT_FOUND);
+    assert.equal(code(await rejection(f.ds.createStream({ name: 'bad name', subjects: [] }), 3000)), ErrorCode.INVALID_ARGUMENT);
+    assert.equal(code(await rejection(f.ds.createStream({ name: 's3', subjects: ['$PLX.>'] }), 3000)), ErrorCode.INVALID_ARGUMENT);
+    assert.equal(code(await rejection(f.ds.fetch('s1', 'none'), 3000)), ErrorCode.DURABLE_NOT_FOUND);
+    await f.ds.createConsumer({ stream: 's1', name: 'c' });
+    assert.equal(code(await rejection(f.ds.createConsumer({ stream: 's1', name: 'c', maxDeliver: 2 }), 3000)), ErrorCode.DURABLE_EXISTS);
+    await f.ds.deleteStream('s1');
+    assert.deepEqual(await f.ds.listStreams(), []);
+    assert.equal(code(await rejection(f.ds.publish('a.x', 'gone'), 3000)), ErrorCode.NO_RESPONDERS);
+  });
+});
