@@ -37,3 +37,9 @@ export {
 export { atomicsWaiter, futexWaiter, waiterFor, type Waiter, type WaitResult } from './waiter.js';
 export { type IdleOptions, type WaitOptions } from './idle.js';
 export { isProcessAlive, processStartTime } from './liveness.js';
+export { Mutex, type LockResult, type MutexLockOptions } from './sync/mutex.js';
+export { Semaphore, type SemaphoreCreateOptions } from './sync/semaphore.js';
+export { ConditionVariable } from './sync/condition-variable.js';
+export { Barrier, type BarrierResult, type BarrierCreateOptions } from './sync/barrier.js';
+export { RWLock } from './sync/rwlock.js';
+export { SYNC_PRIMITIVE_BYTES, type SyncWake, type SyncCreateOptions, type SyncAttachOptions, type SyncWaitOptions } from './sync/common.js';
