@@ -380,10 +380,17 @@ export const shmTransport: TransportFactory = {
     await bindSocket(server, path, name, options.socketMode ?? 0o600);
     return {
       url: `shm://${name}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-        }),
+      // Stops accepting at once; connections already made keep their rendezvous sockets
+      // (their liveness lines), so net.Server's own close callback would wait for them.
+      close: async () => {
+        if (!server.listening) return;
+        server.close();
+        try {
+          unlinkSync(path);
+        } catch {
+          // Already removed.
+        }
+      },
     };
   },
 };
