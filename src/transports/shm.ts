@@ -33,6 +33,9 @@ export const SHM_RING_CAPACITY = 2 * 1024 * 1024;
 /** Largest record; larger chunks are split. */
 export const SHM_MAX_RECORD_BYTES = 256 * 1024;
 
+/** How long a reader polls from the event loop before sleeping in the futex. */
+export const SHM_POLL_MS = 0.5;
+
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 const MAX_LINE = 1024;
 
@@ -207,6 +210,7 @@ class ShmChannel implements ByteChannel {
           this.handlers!.data(rec);
           continue;
         }
+        if (await this.pollBriefly()) continue;
         if (!(await this.rx.waitReadable({ signal: this.abort.signal }))) {
           // The peer ended (or was destroyed): everything it wrote has been delivered.
           this.closeLocal();
@@ -218,6 +222,20 @@ class ShmChannel implements ByteChannel {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * Before sleeping in the futex (whose async form costs a helper thread per wait), poll
+   * the ring from the event loop for a short while: replies and bursts usually arrive
+   * within it. True when there is something to do (data, the end, a close or a pause).
+   */
+  private async pollBriefly(): Promise<boolean> {
+    const until = performance.now() + SHM_POLL_MS;
+    while (performance.now() < until) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closed || this.paused || this.rx.usedBytes !== 0 || this.rx.writeClosed) return true;
+    }
+    return false;
   }
 
   private fail(err: Error): void {
