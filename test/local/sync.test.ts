@@ -81,13 +81,26 @@ function createSegment(cleanup: Cleanup, tag: string): SharedSegment {
 }
 
 void describe('Mutex', () => {
-  void it('no lost updates on a plain counter: 4 worker threads (2 sync, 2 async) x 1500', async (t) => {
-    const cleanup = new Cleanup(t);
-    const buffer = new SharedArrayBuffer(1024);
-    Mutex.create(buffer, 0);
-    const iters = 1500;
-    await Promise.all([0, 1, 2, 3].map((i) => startWorker(cleanup, { role: 'mutex-count', buffer, iters, async: i % 2 === 1 })));
-    assert.equal(new Int32Array(buffer, 256, 1)[0], 4 * iters);
+  for (const wake of ['atomics', 'futex'] as const) {
+    void it(`no lost updates on a plain counter: 4 worker threads (2 sync, 2 async) x 1500, ${wake} wake`, async (t) => {
+      if (wake === 'futex' && !needsShm(t)) return;
+      const cleanup = new Cleanup(t);
+      const buffer = new SharedArrayBuffer(1024);
+      Mutex.create(buffer, 0, { wake });
+      const iters = 1500;
+      await Promise.all([0, 1, 2, 3].map((i) => startWorker(cleanup, { role: 'mutex-count', buffer, iters, async: i % 2 === 1 })));
+      assert.equal(new Int32Array(buffer, 256, 1)[0], 4 * iters);
+    });
+  }
+
+  void it('futex wake without the addon: a coded error saying why, nothing written', () => {
+    const buffer = new SharedArrayBuffer(64);
+    assert.throws(
+      () => Mutex.create(buffer, 0, { wake: 'futex', addon: { path: '/nonexistent/plexus_shm.node' } }),
+      (e: PlexusError) => e.code === ErrorCode.SHM_UNAVAILABLE && /not built/.test((e.details as { reason: string }).reason),
+    );
+    assert.deepEqual([...new Int32Array(buffer)].filter((x) => x !== 0), []);
+    assert.throws(() => Mutex.attach(buffer, 0), { code: ErrorCode.INVALID_ARGUMENT });
   });
 
   void it('tryLock, unlock by a non-owner, timeouts, abort, and the main thread keeps running', async (t) => {
@@ -256,16 +269,19 @@ void describe('Semaphore', () => {
 });
 
 void describe('Barrier', () => {
-  void it('releases all 4 parties together, generation after generation (sync and async workers)', async (t) => {
-    const cleanup = new Cleanup(t);
-    const buffer = new SharedArrayBuffer(1024);
-    Barrier.create(buffer, 0, { parties: 4 });
-    const gens = 100;
-    const results = await Promise.all([0, 1, 2, 3].map((index) => startWorker(cleanup, { role: 'barrier', buffer, iters: gens, index, async: index % 2 === 0 })));
-    assert.deepEqual(results.map((r) => r.bad), [0, 0, 0, 0]);
-    assert.equal(results.reduce((n, r) => n + (r.serial as number), 0), gens, 'one serial party per generation');
-    assert.equal(Barrier.attach(buffer, 0).generation, gens);
-  });
+  for (const wake of ['atomics', 'futex'] as const) {
+    void it(`releases all 4 parties together, generation after generation (sync and async workers), ${wake} wake`, async (t) => {
+      if (wake === 'futex' && !needsShm(t)) return;
+      const cleanup = new Cleanup(t);
+      const buffer = new SharedArrayBuffer(1024);
+      Barrier.create(buffer, 0, { parties: 4, wake });
+      const gens = 100;
+      const results = await Promise.all([0, 1, 2, 3].map((index) => startWorker(cleanup, { role: 'barrier', buffer, iters: gens, index, async: index % 2 === 0 })));
+      assert.deepEqual(results.map((r) => r.bad), [0, 0, 0, 0]);
+      assert.equal(results.reduce((n, r) => n + (r.serial as number), 0), gens, 'one serial party per generation');
+      assert.equal(Barrier.attach(buffer, 0).generation, gens);
+    });
+  }
 
   void it('a party that times out withdraws; the barrier stays usable', async () => {
     const buffer = new SharedArrayBuffer(64);
@@ -280,11 +296,13 @@ void describe('Barrier', () => {
 });
 
 void describe('ConditionVariable', () => {
-  void it('producer (main thread, async) and 3 consumer workers (sync): every item taken once', async (t) => {
+  for (const wake of ['atomics', 'futex'] as const) {
+  void it(`producer (main thread, async) and 3 consumer workers (sync): every item taken once, ${wake} wake`, async (t) => {
+    if (wake === 'futex' && !needsShm(t)) return;
     const cleanup = new Cleanup(t);
     const buffer = new SharedArrayBuffer(1024);
-    const m = Mutex.create(buffer, 0);
-    const cv = ConditionVariable.create(buffer, 64);
+    const m = Mutex.create(buffer, 0, { wake });
+    const cv = ConditionVariable.create(buffer, 64, { wake });
     const q = new Int32Array(buffer, 256, 8);
     const consumers = [0, 1, 2].map(() => startWorker(cleanup, { role: 'consumer', buffer, iters: 0 }));
     const items = 300;
@@ -304,6 +322,7 @@ void describe('ConditionVariable', () => {
     assert.equal(q[1], items);
     assert.equal(q[4], (items * (items + 1)) / 2);
   });
+  }
 
   void it('wait times out with the mutex held again', async () => {
     const buffer = new SharedArrayBuffer(128);

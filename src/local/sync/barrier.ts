@@ -36,7 +36,7 @@ export class Barrier {
     if (create !== undefined) {
       const p = create.parties;
       if (!Number.isInteger(p) || p < 1 || p > 0xffff) throw plexusError(ErrorCode.INVALID_ARGUMENT, `parties must be an integer from 1 to 65535, got ${p}`);
-      initRegion(i32, SyncKind.BARRIER, create.wake, 'Barrier');
+      initRegion(i32, SyncKind.BARRIER, create, 'Barrier');
       Atomics.store(i32, W_PARTIES, p);
     }
     this.core = new SyncCore(i32, checkRegion(i32, SyncKind.BARRIER, 'Barrier'), options);

@@ -86,10 +86,14 @@ export function regionView(buffer: SharedArrayBuffer, byteOffset: number, what: 
   return new Int32Array(buffer, byteOffset, SYNC_PRIMITIVE_BYTES / 4);
 }
 
-/** Writes a fresh header (and zeroes the state) for `kind`. */
-export function initRegion(i32: Int32Array, kind: number, wake: SyncWake | undefined, what: string): void {
-  const w = wake ?? 'atomics';
+/**
+ * Writes a fresh header (and zeroes the state) for `kind`. With `wake: 'futex'` the addon
+ * is loaded first, so nothing is written when it is unavailable.
+ */
+export function initRegion(i32: Int32Array, kind: number, options: SyncCreateOptions, what: string): void {
+  const w = options.wake ?? 'atomics';
   if (w !== 'atomics' && w !== 'futex') throw invalid(`${what} wake must be 'atomics' or 'futex', got ${String(w)}`);
+  waiterFor(w, options.addon);
   for (let i = 1; i < i32.length; i++) Atomics.store(i32, i, 0);
   Atomics.store(i32, W_WAKE, w === 'futex' ? 1 : 0);
   Atomics.store(i32, W_MAGIC, MAGIC_BASE | kind);
@@ -117,6 +121,8 @@ function deadlineOf(timeoutMs: number | undefined): number {
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? plexusError(ErrorCode.CANCELLED, 'wait aborted');
 }
+
+function noop(): void {}
 
 /** The wait machinery bound to one region. */
 export class SyncCore {
@@ -152,6 +158,10 @@ export class SyncCore {
       if (r !== undefined) return r;
     }
     const i32 = this.i32;
+    // Keeps the process alive for the whole wait: a timed-out Atomics.waitAsync settles
+    // through a task Node does not count, and may settle a little after the waiter's own
+    // keep-alive timer for that slice has fired.
+    const keepAlive = this.ref ? setInterval(noop, 1 << 30) : undefined;
     Atomics.add(i32, W_SLEEPERS, 1);
     try {
       for (;;) {
@@ -168,6 +178,7 @@ export class SyncCore {
       }
     } finally {
       Atomics.sub(i32, W_SLEEPERS, 1);
+      if (keepAlive !== undefined) clearInterval(keepAlive);
     }
   }
 

@@ -19,7 +19,7 @@ export class ConditionVariable {
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, create: SyncCreateOptions | undefined, options: SyncAttachOptions) {
     const i32 = regionView(buffer, byteOffset, 'ConditionVariable');
-    if (create !== undefined) initRegion(i32, SyncKind.CONDVAR, create.wake, 'ConditionVariable');
+    if (create !== undefined) initRegion(i32, SyncKind.CONDVAR, create, 'ConditionVariable');
     this.core = new SyncCore(i32, checkRegion(i32, SyncKind.CONDVAR, 'ConditionVariable'), options);
     this.i32 = i32;
   }

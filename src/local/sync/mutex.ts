@@ -65,7 +65,7 @@ export class Mutex {
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, create: SyncCreateOptions | undefined, options: SyncAttachOptions) {
     const i32 = regionView(buffer, byteOffset, 'Mutex');
-    if (create !== undefined) initRegion(i32, SyncKind.MUTEX, create.wake, 'Mutex');
+    if (create !== undefined) initRegion(i32, SyncKind.MUTEX, create, 'Mutex');
     this.core = new SyncCore(i32, checkRegion(i32, SyncKind.MUTEX, 'Mutex'), options);
     this.i32 = i32;
     this.start = new Float64Array(buffer, byteOffset, 8);

@@ -27,7 +27,7 @@ export class RWLock {
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, create: SyncCreateOptions | undefined, options: SyncAttachOptions) {
     const i32 = regionView(buffer, byteOffset, 'RWLock');
-    if (create !== undefined) initRegion(i32, SyncKind.RWLOCK, create.wake, 'RWLock');
+    if (create !== undefined) initRegion(i32, SyncKind.RWLOCK, create, 'RWLock');
     this.core = new SyncCore(i32, checkRegion(i32, SyncKind.RWLOCK, 'RWLock'), options);
     this.i32 = i32;
   }

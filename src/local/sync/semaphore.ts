@@ -36,7 +36,7 @@ export class Semaphore {
       const max = create.max ?? Math.max(1, permits);
       if (!Number.isInteger(permits) || permits < 0) throw plexusError(ErrorCode.INVALID_ARGUMENT, `permits must be a non-negative integer, got ${permits}`);
       if (!Number.isInteger(max) || max < Math.max(1, permits) || max > 0x3fffffff) throw plexusError(ErrorCode.INVALID_ARGUMENT, `max must be an integer from max(1, permits) to 2^30-1, got ${max}`);
-      initRegion(i32, SyncKind.SEMAPHORE, create.wake, 'Semaphore');
+      initRegion(i32, SyncKind.SEMAPHORE, create, 'Semaphore');
       Atomics.store(i32, W_MAX, max);
       Atomics.store(i32, W_PERMITS, permits);
     }
