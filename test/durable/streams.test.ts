@@ -78,4 +78,20 @@ void describe('durable service: streams', () => {
     assert.deepEqual(await f.ds.listStreams(), []);
     assert.equal(code(await rejection(f.ds.publish('a.x', 'gone'), 3000)), ErrorCode.NO_RESPONDERS);
   });
+  void it('applies limits retention and the interval fsync mode', async (t) => {
+    const f = await durableFixture(t);
+    const info = await f.ds.createStream({ name: 'lim', subjects: ['lim.x'], fsync: { intervalMs: 50 }, maxMessages: 5 });
+    assert.deepEqual(info.config.fsync, { intervalMs: 50 });
+    for (let i = 0; i < 12; i++) await f.ds.publish('lim.x', `v${i}`);
+    await waitFor(async () => (await f.ds.streamInfo('lim')).state.messages === 5, 3000, 'limit applied');
+    const st = (await f.ds.streamInfo('lim')).state;
+    assert.deepEqual([st.firstSeq, st.lastSeq], [8, 12]);
+    await f.ds.createConsumer({ stream: 'lim', name: 'c' });
+    const ms = await f.ds.fetch('lim', 'c', { batch: 100, expiresMs: 100 });
+    assert.deepEqual(
+      ms.map((m) => m.string()),
+      ['v7', 'v8', 'v9', 'v10', 'v11'],
+    );
+  });
 });
+
