@@ -38,6 +38,11 @@ export interface DurableServiceOptions {
   readonly connection?: Connection;
   /** How often expired deliveries past maxDeliver are moved to the DLQ. @default 200 */
   readonly sweepMs?: number;
+  /**
+   * Errors nobody else hears about: a plain (unacknowledged) publish or ack that failed,
+   * a dead-letter move that will be retried. @default ignored
+   */
+  readonly onError?: (err: unknown) => void;
 }
 
 const textDecoder = new TextDecoder();
@@ -68,12 +73,13 @@ export class DurableService {
     readonly bus: Connection,
     private readonly ownsBus: boolean,
     readonly dir: string,
+    private readonly onError: (err: unknown) => void,
   ) {}
 
   /** @internal use {@link startDurableService} */
   static async start(o: DurableServiceOptions): Promise<DurableService> {
     const bus = o.connection ?? (await connect(o.url === undefined ? undefined : o.url, o.connect ?? {}));
-    const svc = new DurableService(bus, !o.connection, o.dir);
+    const svc = new DurableService(bus, !o.connection, o.dir, o.onError ?? (() => undefined));
     try {
       await svc.load();
       svc.listenControl();
@@ -147,7 +153,7 @@ export class DurableService {
     const plain = this.bus.subscribe(subject, {
       callback: (msg) => {
         if (msg.reply) return;
-        handler(msg).catch(() => undefined);
+        handler(msg).catch((err: unknown) => this.onError(err));
       },
     });
     const served = this.bus.serve(subject, handler, { queue: '_ds' });
@@ -429,8 +435,8 @@ export class DurableService {
         if (!any) continue;
         try {
           await this.deadLetter(st, c);
-        } catch {
-          // Retried on the next sweep.
+        } catch (err) {
+          this.onError(err); // retried on the next sweep
         }
       }
     }
