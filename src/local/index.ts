@@ -6,6 +6,9 @@
  * - {@link SpscRing} / {@link MpscRing}: lock-free rings of records over any
  *   SharedArrayBuffer region (a plain one between workers, a segment between processes).
  * - {@link futexWaiter} / {@link atomicsWaiter}: cross-process and in-process sleep/wake.
+ * - {@link Mutex} (robust: reports a dead owner), {@link Semaphore},
+ *   {@link ConditionVariable}, {@link Barrier}, {@link RWLock}: synchronization
+ *   primitives in 64 bytes of any SharedArrayBuffer region.
  *
  * See docs/local.md.
  */

@@ -144,6 +144,7 @@ void describe('Mutex', () => {
     await got('locked');
     assert.equal(m.tryLock(), false);
     assert.equal(m.heldByMe, false);
+    assert.throws(() => m.lockSync(60), (e: PlexusError) => e.code === ErrorCode.TIMEOUT, 'the blocking form times out too');
 
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
@@ -231,6 +232,16 @@ void describe('Mutex', () => {
       (e: PlexusError) => e.code === ErrorCode.OWNER_DIED && (e.details as { previousOwner: { pid: number } }).previousOwner.pid === second.pid,
     );
     assert.equal(m.heldByMe, true);
+    m.unlock();
+
+    // The blocking form (as a worker would use it) recovers the same way.
+    const third = startChild(cleanup, ['hold', seg.name]);
+    await third.line('locked');
+    process.kill(third.pid, 'SIGKILL');
+    await third.exited;
+    const sync = m.lockSync(3000);
+    assert.equal(sync.ownerDied, true);
+    assert.equal(sync.previousOwner?.pid, third.pid);
     m.unlock();
   });
 });
