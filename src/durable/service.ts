@@ -386,10 +386,10 @@ export class DurableService {
       case '+TER': {
         if (verb === '+TER' && !text.startsWith('+TERM')) break;
         if (!p) return '';
-        await c.lock.run(async () => {
-          c.pending.delete(seq);
-          await c.writer.save();
-        });
+        // No consumer lock: the change is synchronous, and holding the lock through the
+        // save would make every ack wait for its own file write in turn.
+        c.pending.delete(seq);
+        await c.writer.save();
         await st.applyWorkqueue();
         return '';
       }
