@@ -112,7 +112,11 @@ class ShmChannel implements ByteChannel {
 
   write(chunk: Uint8Array): boolean {
     if (this.closed || this.ending) return true;
-    if (this.queue.length === 0 && this.writeNow(chunk)) return true;
+    if (this.queue.length === 0) {
+      if (this.writeNow(chunk)) return true;
+    } else {
+      this.queue.push(chunk); // keep the order behind what is already waiting
+    }
     this.wantDrain = true;
     this.waitForRoom();
     return false;
@@ -248,7 +252,7 @@ class ShmChannel implements ByteChannel {
     // The peer's process is gone or it dropped the connection. Deliver what it wrote
     // before, then close: cleanly if it had ended, else as a dead peer.
     const ended = this.rx.writeClosed;
-    if (!this.paused) {
+    if (!this.paused && this.handlers) {
       try {
         for (let rec = this.rx.tryRead(); rec !== undefined && !this.closed; rec = this.rx.tryRead()) this.handlers?.data(rec);
       } catch {

@@ -82,3 +82,33 @@ export async function checkDestroy(ends: FramedEnds): Promise<void> {
   assert.equal(ends.clientSink.closeCount, 1);
   assert.equal(ends.serverSink.closeCount, 1);
 }
+
+/**
+ * Writes that ignore `false` are still delivered, in order (the channel queues them);
+ * `drain` follows. 8 MiB in 64 KiB chunks straight to the channel, no framer.
+ */
+export async function checkRawOrder(writer: ByteChannel, reader: ByteChannel): Promise<void> {
+  const chunks = 128;
+  const size = 64 * 1024;
+  let drains = 0;
+  let refused = 0;
+  const got: Uint8Array[] = [];
+  let gotBytes = 0;
+  writer.attach({ data: () => undefined, drain: () => drains++, close: () => undefined });
+  reader.attach({
+    data: (c) => {
+      got.push(c.slice());
+      gotBytes += c.length;
+    },
+    drain: () => undefined,
+    close: () => undefined,
+  });
+  for (let i = 0; i < chunks; i++) if (!writer.write(pattern(11, i, size))) refused++;
+  await waitFor(() => gotBytes >= chunks * size, 10_000, 'all raw bytes');
+  assert.equal(gotBytes, chunks * size);
+  const all = Buffer.concat(got);
+  for (let i = 0; i < chunks; i++) assert.ok(all.subarray(i * size, (i + 1) * size).equals(pattern(11, i, size)), `chunk ${i} intact`);
+  if (refused > 0) await waitFor(() => drains > 0, 5000, 'drain');
+  writer.destroy();
+  reader.destroy();
+}

@@ -9,12 +9,27 @@ import { connect } from '../../src/client/index.js';
 import { shmAvailability } from '../../src/local/index.js';
 import { dial, listen, shmSocketPath, type ByteChannel } from '../../src/transports/index.js';
 import { withTimeout } from '../helpers/timeout.js';
-import { checkBackpressure, checkDestroy, checkRoundTrip, framedEnds, type FramedEnds } from './channel-pair.js';
+import { checkBackpressure, checkDestroy, checkRawOrder, checkRoundTrip, framedEnds, type FramedEnds } from './channel-pair.js';
 
 const skip = shmAvailability().available ? false : 'the shared-memory addon is not built';
 
 function freshName(): string {
   return `t${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+async function shmChannels(t: TestContext): Promise<[ByteChannel, ByteChannel]> {
+  const address = `shm://${freshName()}`;
+  let onAccept!: (ch: ByteChannel) => void;
+  const accepted = new Promise<ByteChannel>((resolve) => (onAccept = resolve));
+  const listener = await withTimeout(listen(address, {}, (ch) => onAccept(ch)), 5000, 'listen');
+  t.after(() => withTimeout(listener.close(), 3000, 'listener.close'));
+  const client = await withTimeout(dial(address, { timeoutMs: 3000 }), 5000, 'dial');
+  const server = await withTimeout(accepted, 5000, 'accept');
+  t.after(() => {
+    client.destroy();
+    server.destroy();
+  });
+  return [client, server];
 }
 
 async function shmPair(t: TestContext): Promise<FramedEnds> {
@@ -39,6 +54,11 @@ describe('shm:// transport', { timeout: 25_000, skip }, () => {
 
   it('destroy() closes both ends once', async (t) => {
     await checkDestroy(await shmPair(t));
+  });
+
+  it('writes past a full ring are queued in order and followed by drain', async (t) => {
+    const [client, server] = await shmChannels(t);
+    await checkRawOrder(client, server);
   });
 
   it('dial with nothing listening fails; a second listener on the same name is refused; close removes the socket', async (t) => {

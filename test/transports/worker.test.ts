@@ -5,7 +5,7 @@ import { startBroker } from '../../src/broker/index.js';
 import { connect } from '../../src/client/index.js';
 import { InprocHub, channelFromPort, dial, workerPortPair } from '../../src/transports/index.js';
 import { withTimeout } from '../helpers/timeout.js';
-import { checkBackpressure, checkDestroy, checkRoundTrip, framedEnds } from './channel-pair.js';
+import { checkBackpressure, checkDestroy, checkRawOrder, checkRoundTrip, framedEnds } from './channel-pair.js';
 
 function portPair(t: TestContext): ReturnType<typeof framedEnds> {
   const { port1, port2 } = new MessageChannel();
@@ -27,6 +27,15 @@ describe('worker: transport', { timeout: 20_000 }, () => {
 
   it('destroy() closes both ends once', async (t) => {
     await checkDestroy(portPair(t));
+  });
+
+  it('writes past the high-water mark are delivered in order and followed by drain', async (t) => {
+    const { port1, port2 } = new MessageChannel();
+    t.after(() => {
+      port1.close();
+      port2.close();
+    });
+    await checkRawOrder(channelFromPort(port1), channelFromPort(port2));
   });
 
   it('dialing worker: outside a worker with a port fails with a clear error', async () => {
