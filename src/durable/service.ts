@@ -165,8 +165,17 @@ export class DurableService {
     for (const pattern of st.config.subjects) {
       subs.push(
         ...this.listen(pattern, async (msg) => {
+          // Fetch replies carry payloads base64 in JSON: store only what a fetch can return.
+          const headers = { ...msg.headers };
+          let size = msg.data.length + 2 * (msg.subject.length + msg.from.length);
+          for (const k of Object.keys(headers)) size += 2 * (k.length + headers[k]!.length + 4);
+          if (size > this.fetchBudget()) {
+            throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `a stream stores messages up to about ${this.fetchBudget()} bytes`, {
+              details: { size, max: this.fetchBudget() },
+            });
+          }
           const payload = Uint8Array.prototype.slice.call(msg.data);
-          const r = await st.store(msg.subject, { ...msg.headers }, msg.from, payload);
+          const r = await st.store(msg.subject, headers, msg.from, payload);
           return JSON.stringify(r.duplicate ? { stream: st.config.name, seq: r.seq, duplicate: true } : { stream: st.config.name, seq: r.seq });
         }),
       );
@@ -310,10 +319,11 @@ export class DurableService {
   /** Hand out up to `batch` messages: expired deliveries first, then new ones. */
   private async claim(st: DurableStream, c: Consumer, batch: number): Promise<WireDurableMessage[]> {
     const now = Date.now();
-    const budget = Math.floor(((this.bus.maxPayload - 1024) * 3) / 4) - 512;
+    const budget = this.fetchBudget();
     let bytes = 0;
     const out: WireDurableMessage[] = [];
-    const full = (r: StoredRecord): boolean => out.length > 0 && bytes + r.payload.length + (r.headers?.length ?? 0) + 256 > budget;
+    const cost = (r: StoredRecord): number => r.payload.length + 2 * ((r.headers?.length ?? 0) + r.subject.length) + 512;
+    const full = (r: StoredRecord): boolean => out.length > 0 && bytes + cost(r) > budget;
     for (const [seq, p] of c.pending) {
       if (out.length >= batch) break;
       if (p.deadline > now || p.count >= c.config.maxDeliver) continue;
@@ -325,7 +335,7 @@ export class DurableService {
       if (full(rec)) break;
       p.count++;
       p.deadline = now + c.config.ackWaitMs;
-      bytes += rec.payload.length + (rec.headers?.length ?? 0) + 256;
+      bytes += cost(rec);
       out.push(this.toWire(st, c, rec, p.count));
     }
     const first = st.log.firstSeq;
@@ -344,7 +354,7 @@ export class DurableService {
         moved = true;
         if (!c.matches(rec.subject)) continue;
         c.pending.set(rec.seq, { count: 1, deadline: now + c.config.ackWaitMs });
-        bytes += rec.payload.length + (rec.headers?.length ?? 0) + 256;
+        bytes += cost(rec);
         out.push(this.toWire(st, c, rec, 1));
       }
       if (stop) break;
@@ -354,6 +364,11 @@ export class DurableService {
     if (out.length > 0 || moved) await c.writer.save();
     if (moved && out.length === 0) await st.applyWorkqueue();
     return out;
+  }
+
+  /** Largest payload a fetch reply can carry alone (base64 in JSON, headers, envelope). */
+  private fetchBudget(): number {
+    return Math.floor(((this.bus.maxPayload - 4096) * 3) / 4) - 4096;
   }
 
   private toWire(st: DurableStream, c: Consumer, rec: StoredRecord, count: number): WireDurableMessage {

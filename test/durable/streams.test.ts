@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
+import { durable, startDurableService } from '../../src/durable/index.js';
+import { Cleanup, startTestBroker, tempDir } from '../helpers/plexus.js';
 import { rejection, waitFor } from '../helpers/wait.js';
 import { durableFixture } from './helpers.js';
 
@@ -93,5 +95,31 @@ void describe('durable service: streams', () => {
       ['v7', 'v8', 'v9', 'v10', 'v11'],
     );
   });
+  void it('stores only what a fetch can return, and splits fetch replies by size', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup, { via: 'inproc', maxPayloadBytes: 64 * 1024 });
+    const dir = await tempDir(cleanup, 'plexus-ds-');
+    const svc = await startDurableService({ dir, url: b.url, connect: { inproc: b.hub! } });
+    cleanup.defer(() => svc.close());
+    const ds = durable(await b.connect(), { timeoutMs: 3000 });
+    await ds.createStream({ name: 'big', subjects: ['big.x'] });
+    const err = await rejection(ds.publish('big.x', new Uint8Array(60 * 1024)), 3000);
+    assert.equal(code(err), ErrorCode.PAYLOAD_TOO_LARGE);
+    for (let i = 0; i < 6; i++) await ds.publish('big.x', new Uint8Array(20 * 1024).fill(i));
+    await ds.createConsumer({ stream: 'big', name: 'c' });
+    const sizes: number[] = [];
+    for (;;) {
+      const ms = await ds.fetch('big', 'c', { batch: 256, expiresMs: 50 });
+      if (ms.length === 0) break;
+      sizes.push(ms.length);
+      for (const m of ms) await m.ack();
+    }
+    assert.equal(
+      sizes.reduce((a, n) => a + n, 0),
+      6,
+    );
+    assert.ok(sizes.length >= 3, `replies split by size: ${sizes.join(',')}`);
+  });
 });
+
 
