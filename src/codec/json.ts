@@ -4,6 +4,13 @@ import type { Codec, CodecOptions } from './types.js';
 export const JSON_CONTENT_TYPE = 'application/json';
 
 const encoder = new TextEncoder();
+/**
+ * Node's Buffer.from(string) is several times faster than TextEncoder for small strings
+ * (it allocates from a pool); TextEncoder where there is no Buffer (browsers).
+ */
+const NodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'utf8'): Uint8Array } }).Buffer;
+const encodeUtf8: (text: string) => Uint8Array =
+  NodeBuffer === undefined ? (text) => encoder.encode(text) : (text) => NodeBuffer.from(text, 'utf8');
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -32,7 +39,7 @@ export function jsonCodec(options: CodecOptions = {}): Codec {
         throw asEncodeError('json', err);
       }
       if (text === undefined) throw encodeFailed('json', `a ${typeof value} has no JSON form`);
-      return encoder.encode(text);
+      return encodeUtf8(text);
     },
     decode(bytes: Uint8Array): unknown {
       checkInput('json', bytes, maxBytes);
