@@ -68,6 +68,7 @@ export class DurableService {
   private readonly admin = new Mutex();
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
+  private sweeping = false;
 
   private constructor(
     readonly bus: Connection,
@@ -436,7 +437,16 @@ export class DurableService {
 
   /** Move deliveries that used up maxDeliver and whose ack wait passed to `DLQ.<stream>`. */
   private async sweep(): Promise<void> {
-    if (this.closing) return;
+    if (this.closing || this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.sweepOnce();
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
     const now = Date.now();
     for (const st of [...this.streams.values()]) {
       for (const c of st.consumers.values()) {
