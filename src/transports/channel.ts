@@ -31,7 +31,7 @@ export interface ChannelHandlers {
 
 /** What the transport knows about the peer. */
 export interface ChannelInfo {
-  /** Transport scheme: 'inproc', 'unix', 'tcp', 'tls', 'ws', 'wss', 'stdio'. */
+  /** Transport scheme: 'inproc', 'unix', 'tcp', 'tls', 'ws', 'wss', 'stdio', 'shm', 'worker'. */
   readonly kind: string;
   /** Remote address as text, when there is one. */
   readonly remote?: string;
