@@ -25,16 +25,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, PlexusError, plexusError } from '../errors/index.js';
 import { SharedSegment, SpscRing, loadShm, ringByteLength } from '../local/index.js';
-import type { ByteChannel, ChannelHandlers, ChannelInfo } from './channel.js';
+import type { ByteChannel } from './channel.js';
+import { RingChannel, type RingLink } from './ring-channel.js';
 import type { TransportFactory } from './types.js';
 
 /** Data bytes of each direction's ring. */
 export const SHM_RING_CAPACITY = 2 * 1024 * 1024;
 /** Largest record; larger chunks are split. */
 export const SHM_MAX_RECORD_BYTES = 256 * 1024;
-
-/** How long a reader polls from the event loop before sleeping in the futex. */
-export const SHM_POLL_MS = 0.5;
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 const MAX_LINE = 1024;
@@ -68,230 +66,29 @@ function ringOffsets(seg: SharedSegment): [number, number] {
   return [a, a + ringByteLength(SHM_RING_CAPACITY)];
 }
 
-class ShmChannel implements ByteChannel {
-  readonly info: ChannelInfo;
-  private handlers: ChannelHandlers | undefined;
-  private readonly tx: SpscRing;
-  private readonly rx: SpscRing;
-  private readonly abort = new AbortController();
-  private readonly queue: Uint8Array[] = [];
-  private paused = false;
-  private closed = false;
-  private ending = false;
-  private endWritten = false;
-  private waitingWritable = false;
-  private wantDrain = false;
-  private pumping = false;
-  private closeError: Error | undefined;
-
-  constructor(
-    private readonly seg: SharedSegment,
-    private readonly socket: Socket,
-    dialer: boolean,
-    remote: string,
-  ) {
-    this.info = { kind: 'shm', remote };
-    const [a, b] = ringOffsets(seg);
-    const ringOpts = { checkPeer: () => seg.checkPeers() };
-    this.tx = SpscRing.attach(seg.buffer, dialer ? a : b, ringOpts);
-    this.rx = SpscRing.attach(seg.buffer, dialer ? b : a, ringOpts);
-    socket.on('error', () => undefined);
-    socket.on('close', () => this.onSocketClose());
-    socket.resume(); // nothing is sent on it after the rendezvous
-  }
-
-  attach(handlers: ChannelHandlers): void {
-    this.handlers = handlers;
-    if (this.closed) {
-      const err = this.closeError;
-      queueMicrotask(() => handlers.close(err));
-      return;
-    }
-    void this.pump();
-  }
-
-  write(chunk: Uint8Array): boolean {
-    if (this.closed || this.ending) return true;
-    if (this.queue.length === 0) {
-      if (this.writeNow(chunk)) return true;
-    } else {
-      this.queue.push(chunk); // keep the order behind what is already waiting
-    }
-    this.wantDrain = true;
-    this.waitForRoom();
-    return false;
-  }
-
-  /** Writes as much of `chunk` as fits; queues the rest (returns false then). */
-  private writeNow(chunk: Uint8Array): boolean {
-    const max = this.tx.maxRecordBytes;
-    let off = 0;
-    try {
-      while (off < chunk.length) {
-        const piece = chunk.length - off > max ? chunk.subarray(off, off + max) : off === 0 ? chunk : chunk.subarray(off);
-        if (!this.tx.tryWrite(piece)) break;
-        off += piece.length;
-      }
-    } catch (err) {
-      this.fail(err as Error); // the peer closed its reading side
-      return true;
-    }
-    if (off === chunk.length) return true;
-    this.queue.push(off === 0 ? chunk : chunk.subarray(off));
-    return false;
-  }
-
-  /** Moves queued chunks into the ring; true once the queue is empty. */
-  private flushQueue(): boolean {
-    while (this.queue.length > 0 && !this.closed) {
-      const chunk = this.queue.shift()!;
-      if (!this.writeNow(chunk)) {
-        // writeNow queued the remainder at the end; it belongs at the front.
-        this.queue.unshift(this.queue.pop()!);
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private waitForRoom(): void {
-    if (this.waitingWritable || this.closed) return;
-    this.waitingWritable = true;
-    void (async () => {
+function shmChannel(seg: SharedSegment, socket: Socket, dialer: boolean, remote: string): ByteChannel {
+  const [a, b] = ringOffsets(seg);
+  const ringOpts = { checkPeer: () => seg.checkPeers() };
+  const tx = SpscRing.attach(seg.buffer, dialer ? a : b, ringOpts);
+  const rx = SpscRing.attach(seg.buffer, dialer ? b : a, ringOpts);
+  socket.on('error', () => undefined);
+  socket.resume(); // nothing is sent on it after the rendezvous
+  const link: RingLink = {
+    watch: (gone) => socket.once('close', gone),
+    goneError: () => {
       try {
-        while (!this.closed && !this.flushQueue()) {
-          const head = this.queue[0]!;
-          await this.tx.waitWritable(Math.min(head.length, this.tx.maxRecordBytes), { signal: this.abort.signal });
-        }
-      } catch (err) {
-        if (!this.closed) this.fail(err as Error);
-        return;
-      } finally {
-        this.waitingWritable = false;
+        seg.checkPeers();
+      } catch (e) {
+        return e as Error;
       }
-      if (this.closed) return;
-      if (this.ending) this.writeEnd();
-      if (this.wantDrain) {
-        this.wantDrain = false;
-        this.handlers?.drain();
-      }
-    })();
-  }
-
-  end(): void {
-    if (this.closed || this.ending) return;
-    this.ending = true;
-    if (this.queue.length === 0) this.writeEnd();
-  }
-
-  private writeEnd(): void {
-    if (this.endWritten) return;
-    this.endWritten = true;
-    this.tx.closeWrite();
-  }
-
-  destroy(err?: Error): void {
-    this.closeLocal(err);
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (!this.pumping && this.handlers) void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (!this.closed && !this.paused) {
-        const rec = this.rx.tryRead();
-        if (rec !== undefined) {
-          this.handlers!.data(rec);
-          continue;
-        }
-        if (await this.pollBriefly()) continue;
-        if (!(await this.rx.waitReadable({ signal: this.abort.signal }))) {
-          // The peer ended (or was destroyed): everything it wrote has been delivered.
-          this.closeLocal();
-          return;
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.fail(err as Error);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  /**
-   * Before sleeping in the futex (whose async form costs a helper thread per wait), poll
-   * the ring from the event loop for a short while: replies and bursts usually arrive
-   * within it. True when there is something to do (data, the end, a close or a pause).
-   */
-  private async pollBriefly(): Promise<boolean> {
-    const until = performance.now() + SHM_POLL_MS;
-    while (performance.now() < until) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.closed || this.paused || this.rx.usedBytes !== 0 || this.rx.writeClosed) return true;
-    }
-    return false;
-  }
-
-  private fail(err: Error): void {
-    const code = (err as PlexusError).code;
-    this.closeLocal(code === ErrorCode.PEER_DIED ? err : new PlexusError(ErrorCode.CONNECTION_LOST, `${this.info.remote}: ${err.message}`, { cause: err }));
-  }
-
-  private onSocketClose(): void {
-    if (this.closed) return;
-    // The peer's process is gone or it dropped the connection. Deliver what it wrote
-    // before, then close: cleanly if it had ended, else as a dead peer.
-    const ended = this.rx.writeClosed;
-    if (!this.paused && this.handlers) {
-      try {
-        for (let rec = this.rx.tryRead(); rec !== undefined && !this.closed; rec = this.rx.tryRead()) this.handlers?.data(rec);
-      } catch {
-        // Closing anyway.
-      }
-    }
-    if (ended) {
-      this.closeLocal();
-      return;
-    }
-    let err: Error = plexusError(ErrorCode.PEER_DIED, `${this.info.remote}: the peer process went away without closing the connection`);
-    try {
-      this.seg.checkPeers();
-    } catch (e) {
-      err = e as Error;
-    }
-    this.closeLocal(err);
-  }
-
-  private closeLocal(err?: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeError = err;
-    this.queue.length = 0;
-    this.abort.abort(new PlexusError(ErrorCode.CONNECTION_CLOSED, 'channel closed'));
-    try {
-      if (!this.endWritten) {
-        this.endWritten = true;
-        this.tx.closeWrite();
-      }
-      this.rx.closeRead();
-    } catch {
-      // The rings are best effort at this point.
-    }
-    this.socket.destroy();
-    this.seg.close();
-    const h = this.handlers;
-    if (h) queueMicrotask(() => h.close(err));
-  }
+      return plexusError(ErrorCode.PEER_DIED, `${remote}: the peer process went away without closing the connection`);
+    },
+    release: () => {
+      socket.destroy();
+      seg.close();
+    },
+  };
+  return new RingChannel(tx, rx, link, { kind: 'shm', remote });
 }
 
 /** Reads one `\n`-terminated line (bounded) from a socket. */
@@ -345,7 +142,7 @@ async function listenerHandshake(socket: Socket, name: string, accept: (channel:
     const line = await readLine(socket, RENDEZVOUS_TIMEOUT_MS, `shm://${name}`);
     if (line !== 'ok') throw new PlexusError(ErrorCode.PROTOCOL, `shm://${name}: unexpected rendezvous reply`);
     SharedSegment.unlink(seg.name); // both sides have it mapped; no name left to leak
-    accept(new ShmChannel(seg, socket, false, `shm://${name}`));
+    accept(shmChannel(seg, socket, false, `shm://${name}`));
   } catch {
     seg?.close();
     socket.destroy();
@@ -382,7 +179,7 @@ export const shmTransport: TransportFactory = {
       }
       if (typeof segName !== 'string') throw new PlexusError(ErrorCode.PROTOCOL, `shm://${name}: bad rendezvous message`);
       seg = SharedSegment.open(segName);
-      const channel = new ShmChannel(seg, socket, true, `shm://${name}`);
+      const channel = shmChannel(seg, socket, true, `shm://${name}`);
       socket.write('ok\n');
       return channel;
     } catch (err) {
