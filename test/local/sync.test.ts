@@ -32,6 +32,8 @@ interface ChildRun {
   /** Resolves when the child printed `line`. */
   line(line: string): Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** stdout once the child exited with code 0. */
+  output(): Promise<string>;
 }
 
 function startChild(cleanup: Cleanup, args: string[]): ChildRun {
@@ -53,6 +55,15 @@ function startChild(cleanup: Cleanup, args: string[]): ChildRun {
   return {
     pid,
     exited,
+    output: () =>
+      within(
+        exited.then(({ code, signal }) => {
+          if (code !== 0) throw new Error(`child ${pid} exited (${code ?? signal}); stderr: ${err}`);
+          return out;
+        }),
+        15_000,
+        `child ${pid} exit`,
+      ),
     line(line: string): Promise<void> {
       return within(
         Promise.race([
@@ -293,6 +304,25 @@ void describe('Barrier', () => {
       assert.equal(Barrier.attach(buffer, 0).generation, gens);
     });
   }
+
+  void it('releases 3 processes together for 50 generations (futex wake, sync and async waits)', async (t) => {
+    if (!needsShm(t)) return;
+    const cleanup = new Cleanup(t);
+    const seg = createSegment(cleanup, 'sync-barrier');
+    const b = Barrier.create(seg.buffer, seg.dataOffset + 128, { parties: 3, wake: 'futex' });
+    const gens = 50;
+    const kids = [0, 1, 2].map((index) => startChild(cleanup, ['barrier', seg.name, String(gens), String(index)]));
+    const outs = await Promise.all(kids.map((k) => k.output()));
+    let serial = 0;
+    for (const out of outs) {
+      const m = /^bad=(\d+) serial=(\d+)$/m.exec(out);
+      assert.ok(m, out);
+      assert.equal(m[1], '0', out);
+      serial += Number(m[2]);
+    }
+    assert.equal(serial, gens, 'one serial party per generation');
+    assert.equal(b.generation, gens);
+  });
 
   void it('a party that times out withdraws; the barrier stays usable', async () => {
     const buffer = new SharedArrayBuffer(64);
