@@ -8,19 +8,39 @@ export const PROTOBUF_MEDIA_TYPE = 'application/x-protobuf';
 /** A protobufjs `Root` (from a .proto file or a JSON descriptor). */
 export type ProtoRoot = protobuf.Root;
 
-/** Load `.proto` file(s) at run time. */
+function badSchema(what: string, err: unknown): PlexusError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new PlexusError(ErrorCode.INVALID_ARGUMENT, `protobuf: cannot load ${what}: ${reason}`, { cause: err });
+}
+
+/** Load `.proto` file(s) at run time. A missing or invalid file is `PLEXUS_ERR_INVALID_ARGUMENT`. */
 export async function loadProto(files: string | string[]): Promise<ProtoRoot> {
-  return protobuf.load(files);
+  try {
+    return await protobuf.load(files);
+  } catch (err) {
+    throw badSchema(String(files), err);
+  }
 }
 
-/** Load `.proto` file(s) at run time, synchronously. */
+/** Load `.proto` file(s) at run time, synchronously. A missing or invalid file is `PLEXUS_ERR_INVALID_ARGUMENT`. */
 export function loadProtoSync(files: string | string[]): ProtoRoot {
-  return protobuf.loadSync(files);
+  try {
+    return protobuf.loadSync(files);
+  } catch (err) {
+    throw badSchema(String(files), err);
+  }
 }
 
-/** Build a root from a JSON descriptor (the shape `root.toJSON()` and `pbjs -t json` produce). */
+/**
+ * Build a root from a JSON descriptor (the shape `root.toJSON()` and `pbjs -t json`
+ * produce). An invalid descriptor is `PLEXUS_ERR_INVALID_ARGUMENT`.
+ */
 export function protoFromJson(descriptor: protobuf.INamespace): ProtoRoot {
-  return protobuf.Root.fromJSON(descriptor);
+  try {
+    return protobuf.Root.fromJSON(descriptor);
+  } catch (err) {
+    throw badSchema('JSON descriptor', err);
+  }
 }
 
 /** True if `type` or any message type reachable from it has a map field (the only place data names keys). */
@@ -69,7 +89,12 @@ export function protobufCodec(root: ProtoRoot, typeName: string, options: CodecO
     throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `protobuf: no message type ${JSON.stringify(typeName)} in the root`, { cause: err });
   }
   const fullName = type.fullName.replace(/^\./, '');
-  const sanitize = hasMapField(type, new Set());
+  let sanitize: boolean;
+  try {
+    sanitize = hasMapField(type, new Set());
+  } catch (err) {
+    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `protobuf: ${fullName} refers to an unresolvable type`, { cause: err });
+  }
   return Object.freeze({
     name: 'protobuf',
     contentType: `${PROTOBUF_MEDIA_TYPE}; messageType=${fullName}`,

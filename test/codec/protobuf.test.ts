@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadProto, loadProtoSync, protobufCodec, protoFromJson } from '../../src/codec/index.js';
+import { ErrorCode } from '../../src/errors/index.js';
 import { DECODE_FAILED, ENCODE_FAILED, isCoded } from './helpers.js';
 
 const calcProto = new URL('../../../test/codec/fixtures/calc.proto', import.meta.url).pathname;
@@ -50,7 +51,11 @@ void describe('codecs: protobuf', () => {
     assert.throws(() => req.decode(new Uint8Array([0x0f, 0xff])), isCoded(DECODE_FAILED));
   });
 
-  void it('an unknown message type is INVALID_ARGUMENT at construction', () => {
-    assert.throws(() => protobufCodec(loadProtoSync(calcProto), 'calc.Nope'), /calc\.Nope/);
+  void it('an unknown message type, a missing file or a broken schema is INVALID_ARGUMENT', async () => {
+    const invalid = isCoded(ErrorCode.INVALID_ARGUMENT);
+    assert.throws(() => protobufCodec(loadProtoSync(calcProto), 'calc.Nope'), invalid);
+    assert.throws(() => loadProtoSync(`${calcProto}.missing`), invalid);
+    await assert.rejects(loadProto(`${calcProto}.missing`), invalid);
+    assert.throws(() => protoFromJson({ nested: { B: { fields: { d: { type: 'Missing', id: 1 } } } } }), invalid);
   });
 });
