@@ -57,9 +57,10 @@ export const atomicsWaiter: Waiter = Object.freeze({
     }
     const r = atomicsWaitAsync(i32, index, expected, timeoutMs);
     if (!r.async) return r.value;
-    // A pending Atomics.waitAsync does not keep Node's event loop alive by itself; a
-    // timer for the same span does (and is dropped as soon as the wait settles).
-    const keepAlive = ref ? setTimeout(noop, timeoutMs + 5) : undefined;
+    // A pending Atomics.waitAsync does not keep Node's event loop alive by itself. A
+    // long interval does, until the wait settles: a timer for just the wait's span was
+    // not enough, since a timed-out waitAsync may settle after that timer has fired.
+    const keepAlive = ref ? setInterval(noop, 0x3fffffff) : undefined;
     let onAbort: (() => void) | undefined;
     try {
       if (signal === undefined) return await r.value;
@@ -69,7 +70,7 @@ export const atomicsWaiter: Waiter = Object.freeze({
         r.value.then(resolve, reject);
       });
     } finally {
-      if (keepAlive !== undefined) clearTimeout(keepAlive);
+      if (keepAlive !== undefined) clearInterval(keepAlive);
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
   },
