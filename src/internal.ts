@@ -10,3 +10,5 @@ export { FramedTransport } from './transports/index.js';
 export * as store from './store/index.js';
 /** Shared memory, rings and cross-process wait/wake (the local fast path; issue 4). */
 export * as local from './local/index.js';
+/** Payload codecs: json, msgpack, cbor, protobuf (issue 5; wiring into typed services comes later). */
+export * as codec from './codec/index.js';
