@@ -1,6 +1,7 @@
 /**
  * Transport comparison through a real broker: request/reply round trip (p50/p99, 16 B)
- * and pub/sub throughput (msgs/s, 64 B) over `unix://`, `shm://` and `worker:`.
+ * and pub/sub throughput (msgs/s, 64 B) over `unix://`, `shm://` and `worker:` (postMessage
+ * and ring mode).
  *
  * The broker runs in this process; the client runs in a child process (unix, shm) or a
  * worker thread (worker:). The client both serves `bench.echo` and requests it, and both
@@ -97,12 +98,12 @@ async function viaChild(address: string): Promise<Result> {
   }
 }
 
-async function viaWorker(): Promise<Result> {
+async function viaWorker(rings: boolean): Promise<Result> {
   // The broker wants one address to listen on; an inproc one on a private hub is never used.
   const broker = await startBroker({ listen: ['inproc://bench'], inproc: new InprocHub() });
-  const { channel, port } = workerPortPair();
-  broker.accept(channel);
-  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { plexusPort: port }, transferList: [port], argv: quick ? ['--quick'] : [] });
+  const pair = workerPortPair({ rings });
+  broker.accept(pair.channel);
+  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: pair.workerData, transferList: pair.transferList, argv: quick ? ['--quick'] : [] });
   try {
     return await withTimeout(
       new Promise<Result>((resolve, reject) => {
@@ -125,7 +126,8 @@ async function main(): Promise<void> {
     rows.push(['unix:// (2 processes)', await viaChild(`unix://${join(dir, 'b.sock')}`)]);
     const shm = shmAvailability();
     rows.push(['shm:// (2 processes)', shm.available ? await viaChild(`shm://bench-${process.pid}`) : `skipped: ${shm.reason}`]);
-    rows.push(['worker: (2 threads)', await viaWorker()]);
+    rows.push(['worker: (2 threads)', await viaWorker(false)]);
+    rows.push(['worker: rings (2 threads)', await viaWorker(true)]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,6 +11,6 @@ export * from './client/index.js';
 export * from './broker/index.js';
 export { PlexusError, ErrorCode, isErrorCode, type WireError } from './errors/index.js';
 export { InprocHub, channelFromStreams, defaultTransports, defaultUrl, defaultSocketPath, DEFAULT_PORTS } from './transports/index.js';
-export { channelFromPort, workerPortPair, workerPortTransport, type PortChannelOptions } from './transports/index.js';
+export { channelFromPort, workerPortPair, workerPortTransport, type PortChannelOptions, type WorkerPair, type WorkerPairOptions } from './transports/index.js';
 export type { TransportTable, TransportFactory, ByteChannel, Listener } from './transports/index.js';
 export type { Headers } from './wire/index.js';

@@ -16,7 +16,17 @@ export { FramedTransport, connectionLost, DEFAULT_MAX_FRAME_BYTES, type Transpor
 export { InprocHub, inprocPair } from './inproc.js';
 export { channelFromStreams } from './stdio.js';
 export { StreamChannel } from './stream-channel.js';
-export { channelFromPort, workerPortPair, workerPortTransport, workerTransport, WORKER_PORT_KEY, type PortChannelOptions } from './worker.js';
+export {
+  channelFromPort,
+  workerPortPair,
+  workerPortTransport,
+  workerTransport,
+  WORKER_PORT_KEY,
+  WORKER_RINGS_KEY,
+  type PortChannelOptions,
+  type WorkerPair,
+  type WorkerPairOptions,
+} from './worker.js';
 export { shmTransport, shmSocketPath } from './shm.js';
 
 /** The hub used for `inproc://` when the caller passes none. */

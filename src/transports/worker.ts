@@ -18,7 +18,9 @@
  */
 import { MessageChannel, isMainThread, workerData, type MessagePort } from 'node:worker_threads';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { SpscRing, ringByteLength } from '../local/index.js';
 import type { ByteChannel, ChannelHandlers, ChannelInfo } from './channel.js';
+import { RingChannel } from './ring-channel.js';
 import type { TransportFactory } from './types.js';
 
 /** Unacknowledged bytes above which `write` returns false. */
@@ -181,21 +183,81 @@ export function channelFromPort(port: MessagePort, options: PortChannelOptions =
 
 /** The key under which {@link workerPortPair} expects the port in `workerData`. */
 export const WORKER_PORT_KEY = 'plexusPort';
+/** The key under which the rings' SharedArrayBuffer travels in `workerData` (ring mode). */
+export const WORKER_RINGS_KEY = 'plexusRings';
+
+/** Data bytes of each direction's ring in ring mode. */
+export const WORKER_RING_CAPACITY = 2 * 1024 * 1024;
+
+/** Options for {@link workerPortPair}. */
+export interface WorkerPairOptions extends PortChannelOptions {
+  /**
+   * Carry the bytes over two SPSC rings in a SharedArrayBuffer (one per direction,
+   * `Atomics` wake-ups, no addon) instead of `postMessage`; the port then only tells when
+   * the other thread is gone. @default false
+   */
+  readonly rings?: boolean;
+}
+
+/** What {@link workerPortPair} returns. */
+export interface WorkerPair {
+  /** The parent's end: give it to `broker.accept`. */
+  readonly channel: ByteChannel;
+  /** The worker's end of the port. */
+  readonly port: MessagePort;
+  /** Pass as the Worker's `workerData` (or spread into yours): `connect('worker:')` finds it there. */
+  readonly workerData: { readonly [WORKER_PORT_KEY]: MessagePort; readonly [WORKER_RINGS_KEY]?: SharedArrayBuffer };
+  /** Pass as the Worker's `transferList`. */
+  readonly transferList: MessagePort[];
+}
+
+/** Ring 0 carries worker → parent, ring 1 parent → worker. */
+function ringOffsets(): [number, number] {
+  return [0, ringByteLength(WORKER_RING_CAPACITY)];
+}
+
+function ringChannel(port: MessagePort, buffer: SharedArrayBuffer, side: 'parent' | 'worker', remote: string): ByteChannel {
+  const [a, b] = ringOffsets();
+  const toParent = SpscRing.attach(buffer, a);
+  const toWorker = SpscRing.attach(buffer, b);
+  const [tx, rx] = side === 'parent' ? [toWorker, toParent] : [toParent, toWorker];
+  return new RingChannel(
+    tx,
+    rx,
+    {
+      watch: (gone) => port.once('close', gone),
+      goneError: () => new PlexusError(ErrorCode.CONNECTION_LOST, `${remote}: the message port closed (peer thread gone)`),
+      release: () => port.close(),
+    },
+    { kind: 'worker', remote },
+  );
+}
 
 /**
  * Parent side of the common case: a new `MessageChannel` whose one end is already a
  * channel (give it to `broker.accept`) and whose other end goes to the worker.
  *
  * ```ts
- * const { channel, port } = workerPortPair();
- * broker.accept(channel);
- * new Worker(file, { workerData: { plexusPort: port }, transferList: [port] });
+ * const pair = workerPortPair();            // { rings: true } for shared-memory rings
+ * broker.accept(pair.channel);
+ * new Worker(file, { workerData: pair.workerData, transferList: pair.transferList });
  * // in the worker: await connect('worker:')
  * ```
  */
-export function workerPortPair(options: PortChannelOptions = {}): { channel: ByteChannel; port: MessagePort } {
+export function workerPortPair(options: WorkerPairOptions = {}): WorkerPair {
   const { port1, port2 } = new MessageChannel();
-  return { channel: channelFromPort(port1, options), port: port2 };
+  if (options.rings) {
+    const [, b] = ringOffsets();
+    const buffer = new SharedArrayBuffer(b + ringByteLength(WORKER_RING_CAPACITY));
+    for (const byteOffset of ringOffsets()) SpscRing.create(buffer, { byteOffset, capacity: WORKER_RING_CAPACITY, maxRecordBytes: 256 * 1024 });
+    return {
+      channel: ringChannel(port1, buffer, 'parent', options.remote ?? 'port'),
+      port: port2,
+      workerData: { [WORKER_PORT_KEY]: port2, [WORKER_RINGS_KEY]: buffer },
+      transferList: [port2],
+    };
+  }
+  return { channel: channelFromPort(port1, options), port: port2, workerData: { [WORKER_PORT_KEY]: port2 }, transferList: [port2] };
 }
 
 /**
@@ -241,6 +303,8 @@ export const workerTransport: TransportFactory = {
     }
     if (defaultPortUsed) throw new PlexusError(ErrorCode.CONNECT_FAILED, `worker: workerData.${WORKER_PORT_KEY} was already used for a connection`);
     defaultPortUsed = true;
+    const rings = (data as Record<string, unknown>)[WORKER_RINGS_KEY];
+    if (rings instanceof SharedArrayBuffer) return ringChannel(port as MessagePort, rings, 'worker', 'parent');
     return channelFromPort(port as MessagePort);
   },
   async listen() {
