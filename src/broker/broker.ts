@@ -73,8 +73,8 @@ class BrokerImpl implements BrokerContext, Broker {
   }
 
   async start(): Promise<void> {
-    if (this.config.listen.length === 0 && !this.config.http) {
-      throw new PlexusError(ErrorCode.CONFIG, 'the broker needs at least one address to listen on');
+    if (!Array.isArray(this.config.listen)) {
+      throw new PlexusError(ErrorCode.CONFIG, '`listen` must be an array of addresses (it may be empty when connections come through accept())');
     }
     try {
       for (const address of this.config.listen) {

@@ -7,7 +7,11 @@ export type SlowConsumerPolicy = 'block' | 'disconnect' | 'drop';
 
 /** Broker configuration. Every limit has a documented default (docs/broker.md). */
 export interface BrokerOptions {
-  /** Addresses to listen on (`unix://`, `tcp://`, `tls://`, `ws://`, `wss://`, `inproc://`, `stdio:`). */
+  /**
+   * Addresses to listen on (`unix://`, `tcp://`, `tls://`, `ws://`, `wss://`, `inproc://`,
+   * `stdio:`, `shm://`). May be empty for a broker fed only through `accept()` (a child's
+   * stdio, a worker's port).
+   */
   readonly listen: readonly string[];
   /** Serve `/metrics` and `/status` on this `http://127.0.0.1:PORT` address; omit for none. */
   readonly http?: string;
