@@ -295,10 +295,40 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     });
   }
 
-  /** Resolve when queued outbound data has drained below the high-water mark. */
-  async writable(): Promise<void> {
+  /**
+   * Resolve when queued outbound data has drained below the high-water mark (at once if
+   * it has). Rejects with PLEXUS_ERR_TIMEOUT after `timeoutMs` (default: unbounded while
+   * connected or reconnecting) or with the signal's reason; resolves if the connection closes.
+   */
+  async writable(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const { timeoutMs, signal } = options;
+    if (signal?.aborted) throw signal.reason;
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     while (!this.isWritable && this.state !== 'closed') {
-      await new Promise<void>((r) => this.drainWaiters.push(r));
+      await new Promise<void>((resolve, reject) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const forget = (): void => {
+          this.drainWaiters = this.drainWaiters.filter((w) => w !== wake);
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        };
+        const wake = (): void => {
+          forget();
+          resolve();
+        };
+        const onAbort = (): void => {
+          forget();
+          reject(signal!.reason);
+        };
+        if (deadline !== undefined) {
+          timer = setTimeout(() => {
+            forget();
+            reject(new PlexusError(ErrorCode.TIMEOUT, `outbound data did not drain within ${timeoutMs} ms`));
+          }, Math.max(0, deadline - Date.now()));
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.drainWaiters.push(wake);
+      });
     }
   }
 
@@ -505,6 +535,9 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     if (this.blockedSubs.size > 0) transport.pause();
     this.startHeartbeat(this.opts.heartbeatMs ?? welcome.heartbeatMs);
     if (this.generation > 1) for (const fn of [...this.reconnectListeners]) fn();
+    // The held frames moved to the new transport: writers waiting on the reconnect
+    // buffer must look again (the transport may never cross its high-water mark).
+    this.onDrain();
     if (!draining) this.emit('status', 'open');
   }
 

@@ -106,6 +106,26 @@ describe('reconnect', { timeout: 30_000 }, () => {
     assert.equal(b2!.broker.status().counters.msgsIn, 100);
   });
 
+  it('writable() waits out a full reconnect buffer: bounded by its timeout, released by the reconnect', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c);
+    const conn = await b.connect({ ...FAST, reconnectBufferBytes: 2048 });
+    let released: Promise<void> | undefined;
+    await restart(c, b, async () => {
+      await reaches(conn, 'reconnecting', 3000);
+      for (let i = 0; i < 15 && conn.isWritable; i++) conn.publish('buf', new Uint8Array(100));
+      assert.equal(conn.isWritable, false, 'the held buffer is past half full');
+      assert.equal(await rejectionCode(conn.writable({ timeoutMs: 50 }), 3000, 'writable timeout'), ErrorCode.TIMEOUT);
+      const ac = new AbortController();
+      const aborted = conn.writable({ signal: ac.signal });
+      ac.abort(new PlexusError(ErrorCode.CANCELLED, 'gave up'));
+      assert.equal(await rejectionCode(aborted, 3000, 'writable abort'), ErrorCode.CANCELLED);
+      released = conn.writable();
+    });
+    await within(released!, 5000, 'writable after the reconnect');
+    assert.equal(conn.isWritable, true);
+  });
+
   it('a full reconnect buffer throws PLEXUS_ERR_RECONNECT_BUFFER_FULL; what fit is delivered', async (t) => {
     const c = new Cleanup(t);
     const b = await startTestBroker(c);
