@@ -12,3 +12,5 @@ export * as store from './store/index.js';
 export * as local from './local/index.js';
 /** Payload codecs: json, msgpack, cbor, protobuf (issue 5; wiring into typed services comes later). */
 export * as codec from './codec/index.js';
+/** Durable streams and consumers as a service over request/reply (issue 3, first layer). */
+export * as durable from './durable/index.js';
