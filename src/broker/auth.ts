@@ -30,6 +30,11 @@ export interface UserConfig {
    * forgotten password cannot silently turn into certificate-only access.
    */
   readonly certificate?: boolean;
+  /**
+   * Unix-socket connections from processes running as this uid (the kernel's SO_PEERCRED,
+   * not a claim) sign in as this user without credentials. Needs the shared-memory addon.
+   */
+  readonly uid?: number;
   readonly permissions?: Permissions;
 }
 
@@ -95,6 +100,7 @@ const OPEN = new CompiledPermissions(undefined);
 export class Authenticator {
   private readonly byUser = new Map<string, UserConfig>();
   private readonly byToken = new Map<string, UserConfig>();
+  private readonly byUid = new Map<number, UserConfig>();
   private readonly compiled = new Map<string, CompiledPermissions>();
   private readonly anonymous: CompiledPermissions | undefined;
 
@@ -108,6 +114,7 @@ export class Authenticator {
     for (const u of config.users) {
       this.byUser.set(u.user, u);
       if (u.token) this.byToken.set(tokenKey(u.token), u);
+      if (u.uid !== undefined) this.byUid.set(u.uid, u);
       this.compiled.set(u.user, new CompiledPermissions(u.permissions));
     }
     this.anonymous = config.anonymous ? new CompiledPermissions(config.anonymous) : undefined;
@@ -119,7 +126,7 @@ export class Authenticator {
   }
 
   /** Authenticate; throws PLEXUS_ERR_AUTH_FAILED with a message that does not say which part was wrong. */
-  authenticate(creds: Credentials, certSubject?: string): Principal {
+  authenticate(creds: Credentials, certSubject?: string, peerUid?: number): Principal {
     if (creds.token !== undefined) {
       const u = this.byToken.get(tokenKey(creds.token));
       if (u) return { identity: u.user, permissions: this.compiled.get(u.user)! };
@@ -133,6 +140,11 @@ export class Authenticator {
     if (certSubject !== undefined) {
       // mTLS: a verified client certificate whose CN names a configured user.
       const u = this.byUser.get(certSubject);
+      if (u) return { identity: u.user, permissions: this.compiled.get(u.user)! };
+    }
+    if (peerUid !== undefined) {
+      // Unix peer credentials come from the kernel: a configured uid is proof enough.
+      const u = this.byUid.get(peerUid);
       if (u) return { identity: u.user, permissions: this.compiled.get(u.user)! };
     }
     if (this.anonymous) {
@@ -205,6 +217,7 @@ function validateAuthConfig(cfg: AuthConfig): void {
   };
   if (typeof cfg !== 'object' || cfg === null || !Array.isArray(cfg.users)) bad('"users" must be an array');
   const seen = new Set<string>();
+  const uids = new Set<number>();
   const tokens = new Set<string>();
   for (const u of cfg.users as readonly unknown[] as readonly UserConfig[]) {
     if (typeof u !== 'object' || u === null || Array.isArray(u)) bad('every entry of "users" must be an object');
@@ -213,7 +226,12 @@ function validateAuthConfig(cfg: AuthConfig): void {
     seen.add(u.user);
     const ways = [u.password, u.passwordHash, u.token].filter((x) => x !== undefined).length;
     if (u.certificate !== undefined && typeof u.certificate !== 'boolean') bad(`user ${u.user}: "certificate" must be true or false`);
-    if (ways === 0 && u.certificate !== true) bad(`user ${u.user} needs a password, passwordHash or token (or "certificate": true for mTLS only)`);
+    if (u.uid !== undefined && !(Number.isInteger(u.uid) && u.uid >= 0)) bad(`user ${u.user}: "uid" must be a non-negative integer`);
+    if (u.uid !== undefined && uids.has(u.uid)) bad(`uid ${u.uid} is given to two users`);
+    if (u.uid !== undefined) uids.add(u.uid);
+    if (ways === 0 && u.certificate !== true && u.uid === undefined) {
+      bad(`user ${u.user} needs a password, passwordHash or token (or "certificate": true for mTLS only, or a "uid" for Unix sockets)`);
+    }
     for (const key of ['password', 'passwordHash', 'token'] as const) {
       const v = u[key];
       if (v !== undefined && (typeof v !== 'string' || v === '')) bad(`user ${u.user}: "${key}" must be a non-empty string`);

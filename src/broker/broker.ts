@@ -188,6 +188,7 @@ class BrokerImpl implements BrokerContext, Broker {
       name: s.name,
       transport: s.transport.info.kind,
       remote: s.transport.info.remote ?? '',
+      ...(s.transport.info.peer ? { peer: s.transport.info.peer } : {}),
       subscriptions: s.subs.size,
       msgsIn: s.msgsIn,
       msgsOut: s.msgsOut,

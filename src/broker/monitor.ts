@@ -22,6 +22,8 @@ export interface BrokerStatus {
     readonly name: string;
     readonly transport: string;
     readonly remote: string;
+    /** Unix sockets: the peer's pid/uid/gid from the kernel, when known. */
+    readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number };
     readonly subscriptions: number;
     readonly msgsIn: number;
     readonly msgsOut: number;

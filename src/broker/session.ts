@@ -185,7 +185,7 @@ export class Session implements TransportSink, RequestParty {
     };
     let principal;
     try {
-      principal = this.ctx.auth.authenticate(creds, this.transport.info.certSubject);
+      principal = this.ctx.auth.authenticate(creds, this.transport.info.certSubject, this.transport.info.peer?.uid);
     } catch (err) {
       this.ctx.counters.authFailures++;
       this.fail(err as PlexusError);

@@ -37,4 +37,9 @@ export interface ChannelInfo {
   readonly remote?: string;
   /** TLS: the verified client certificate's subject CN, when mTLS authenticated it. */
   readonly certSubject?: string;
+  /**
+   * Unix sockets: the connecting process's credentials as the kernel reports them
+   * (SO_PEERCRED, through the shared-memory addon; absent without it).
+   */
+  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number };
 }

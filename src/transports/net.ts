@@ -7,10 +7,27 @@ import { hostOf, portOf, unixPath } from './address.js';
 import type { ByteChannel } from './channel.js';
 import { StreamChannel } from './stream-channel.js';
 import type { DialOptions, ListenOptions, Listener, TransportFactory } from './types.js';
+import { peerCredentials, shmAvailability } from '../local/index.js';
 
 function socketChannel(socket: net.Socket, kind: string, remote: string, certSubject?: string): ByteChannel {
   socket.setNoDelay?.(true);
   return new StreamChannel(socket, socket, certSubject === undefined ? { kind, remote } : { kind, remote, certSubject });
+}
+
+/**
+ * The peer's uid/gid/pid on an accepted Unix socket, from the kernel (SO_PEERCRED via the
+ * addon). Undefined when the addon is missing or the platform has no such option: the
+ * connection then simply carries no peer credentials.
+ */
+function unixPeer(socket: net.Socket): { pid: number; uid: number; gid: number } | undefined {
+  if (process.platform !== 'linux' || !shmAvailability().available) return undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  try {
+    return peerCredentials(fd);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Wait for a socket to connect, bounded by a timeout and an AbortSignal. */
@@ -117,7 +134,11 @@ export const unixTransport: TransportFactory = {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       await clearStaleSocket(path);
     }
-    const server = net.createServer((socket) => accept(socketChannel(socket, 'unix', path)));
+    const server = net.createServer((socket) => {
+      socket.setNoDelay?.(true);
+      const peer = unixPeer(socket);
+      accept(new StreamChannel(socket, socket, peer ? { kind: 'unix', remote: path, peer } : { kind: 'unix', remote: path }));
+    });
     await bind(server, { path }, url);
     // The socket is created under the umask (normally 0755, which already refuses other
     // users' connect); tighten to the configured mode at once.
