@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { startBroker, connect, type Broker, type Connection, type PlexusStream, PlexusError } from '../../src/index.js';
+import { startBroker, connect, type AcceptStreamsOptions, type Broker, type Connection, type PlexusStream, type StreamListener, PlexusError } from '../../src/index.js';
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }, brokerOpts = {}): Promise<{ broker: Broker; a: Connection; b: Connection; url: string }> {
   const broker = await startBroker({ listen: ['tcp://127.0.0.1:0'], ...brokerOpts });
@@ -31,6 +31,21 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+/** Open a stream from `a` to `b` on `subject`; returns both ends and the listener. */
+async function openPair(
+  a: Connection,
+  b: Connection,
+  subject: string,
+  options: AcceptStreamsOptions = {},
+): Promise<{ s: PlexusStream; peer: PlexusStream; listener: StreamListener }> {
+  const listener = b.acceptStreams(subject, options);
+  await b.flush();
+  const accepted = listener[Symbol.asyncIterator]().next();
+  const s = await a.stream(subject);
+  const peer = (await accepted).value as PlexusStream;
+  return { s, peer, listener };
+}
+
 test('bytes flow both ways at once, intact, with EOF on each side', async (t) => {
   const { a, b } = await setup(t);
   const listener = b.acceptStreams('echo');
@@ -55,11 +70,7 @@ test('bytes flow both ways at once, intact, with EOF on each side', async (t) =>
 
 test('a reader that does not read holds the writer back (credit window)', async (t) => {
   const { a, b } = await setup(t);
-  const listener = b.acceptStreams('slow', { window: 64 * 1024 });
-  await b.flush();
-  const accepted = listener[Symbol.asyncIterator]().next();
-  const s = await a.stream('slow');
-  const peer = (await accepted).value as PlexusStream;
+  const { s, peer, listener } = await openPair(a, b, 'slow', { window: 64 * 1024 });
   let done = false;
   const writing = s.write(Buffer.alloc(1024 * 1024)).then(() => (done = true));
   await new Promise((r) => setTimeout(r, 200));
@@ -73,11 +84,7 @@ test('a reader that does not read holds the writer back (credit window)', async 
 
 test('end() resolves only after the reader has consumed everything', async (t) => {
   const { a, b } = await setup(t);
-  const listener = b.acceptStreams('eof');
-  await b.flush();
-  const accepted = listener[Symbol.asyncIterator]().next();
-  const s = await a.stream('eof');
-  const peer = (await accepted).value as PlexusStream;
+  const { s, peer, listener } = await openPair(a, b, 'eof');
   await s.write('hello');
   let ended = false;
   const ending = s.end().then(() => (ended = true));
@@ -91,11 +98,7 @@ test('end() resolves only after the reader has consumed everything', async (t) =
 
 test('reset on one side fails the other side with PLEXUS_ERR_STREAM_RESET', async (t) => {
   const { a, b } = await setup(t);
-  const listener = b.acceptStreams('reset');
-  await b.flush();
-  const accepted = listener[Symbol.asyncIterator]().next();
-  const s = await a.stream('reset');
-  const peer = (await accepted).value as PlexusStream;
+  const { s, peer, listener } = await openPair(a, b, 'reset');
   const reading = peer.read();
   s.reset('changed my mind');
   await assert.rejects(within(reading, 5000, 'read'), (e: unknown) => e instanceof PlexusError && e.code === 'PLEXUS_ERR_STREAM_RESET');
@@ -130,11 +133,7 @@ test('a stream survives a broker restart without losing or duplicating bytes', a
     await b.close();
     await broker.close({ drainMs: 100 });
   });
-  const listener = b.acceptStreams('resume');
-  await b.flush();
-  const accepted = listener[Symbol.asyncIterator]().next();
-  const s = await a.stream('resume');
-  const peer = (await accepted).value as PlexusStream;
+  const { s, peer, listener } = await openPair(a, b, 'resume');
   const data = randomBytes(8 * 1024 * 1024);
   const reading = peer.readAll();
   let restarts = 0;
@@ -189,11 +188,7 @@ test('iterating acceptStreams ends when the connection closes', async (t) => {
 
 test('a caller may reuse its buffer as soon as write() resolves', async (t) => {
   const { a, b } = await setup(t);
-  const listener = b.acceptStreams('reuse');
-  await b.flush();
-  const accepted = listener[Symbol.asyncIterator]().next();
-  const s = await a.stream('reuse');
-  const peer = (await accepted).value as PlexusStream;
+  const { s, peer, listener } = await openPair(a, b, 'reuse');
   const reading = peer.readAll();
   const buf = Buffer.alloc(100_000);
   const expected: Buffer[] = [];
