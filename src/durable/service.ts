@@ -329,6 +329,8 @@ export class DurableService {
       if (out.length >= batch) break;
       if (p.deadline > now || p.count >= c.config.maxDeliver) continue;
       const rec = await st.log.read(seq);
+      // Acked (or termed) while the read was in flight: it must not go out again.
+      if (c.pending.get(seq) !== p) continue;
       if (!rec) {
         c.pending.delete(seq); // removed by retention
         continue;
@@ -364,7 +366,9 @@ export class DurableService {
     // survive a crash; a delivery whose save did not finish is simply delivered again.
     if (out.length > 0 || moved) await c.writer.save();
     if (moved && out.length === 0) await st.applyWorkqueue();
-    return out;
+    // Acks are applied without the consumer lock, so one may have landed during the
+    // awaits above: hand out only what is still pending.
+    return out.filter((m) => c.pending.has(m.seq));
   }
 
   /** Largest payload a fetch reply can carry alone (base64 in JSON, headers, envelope). */
