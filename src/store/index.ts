@@ -20,4 +20,6 @@ export type { TailOptions } from './tail.js';
 export type { KeepPredicate } from './compaction.js';
 export type { StoreFs } from './fs.js';
 export { nodeStoreFs } from './fs.js';
+export { acquireLock } from './lock.js';
 export { crc32c } from './crc32c.js';
+export { lastValuePredicate, compactLastValue, MAX_KEEP_PER_SUBJECT, type LastValueOptions } from './last-value.js';
