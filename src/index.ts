@@ -9,6 +9,8 @@
  */
 export * from './client/index.js';
 export * from './broker/index.js';
+// Shadows the core broker's startBroker: the same broker, plus the embedded durable service on request.
+export { startBroker, DURABLE_IDENTITY, type ServerOptions, type EmbeddedDurableOptions, type PlexusServer } from './server/index.js';
 export { PlexusError, ErrorCode, isErrorCode, type WireError } from './errors/index.js';
 export { InprocHub, channelFromStreams, defaultTransports, defaultUrl, defaultSocketPath, DEFAULT_PORTS } from './transports/index.js';
 export { channelFromPort, workerPortPair, workerPortTransport, type PortChannelOptions, type WorkerPair, type WorkerPairOptions } from './transports/index.js';

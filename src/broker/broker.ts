@@ -18,6 +18,16 @@ import { Session } from './session.js';
 
 const VERSION = '0.1.0';
 
+/** Options for {@link Broker.accept}. */
+export interface AcceptOptions {
+  /**
+   * Sign this connection in as `identity` with every permission, without credentials.
+   * For services the broker's own process runs (the embedded durable service): only
+   * code holding the broker object can do this, never a remote peer.
+   */
+  readonly trustedIdentity?: string;
+}
+
 /** A running broker. */
 export interface Broker {
   /** The addresses it listens on, with real ports. */
@@ -31,7 +41,7 @@ export interface Broker {
    * Serve one already-connected byte channel, e.g. a child process's stdio made with
    * `channelFromStreams(child.stdout, child.stdin)`.
    */
-  accept(channel: ByteChannel): void;
+  accept(channel: ByteChannel, options?: AcceptOptions): void;
   /**
    * Graceful shutdown: stop accepting, tell clients GOODBYE, let queued output flush for
    * up to `drainMs`, then close every connection.
@@ -99,12 +109,12 @@ class BrokerImpl implements BrokerContext, Broker {
     this.heartbeat.unref?.();
   }
 
-  accept(channel: ByteChannel): void {
+  accept(channel: ByteChannel, options: AcceptOptions = {}): void {
     const transport = new FramedTransport(channel, {
       maxFrameBytes: this.options.maxFrameBytes,
       highWaterBytes: this.options.maxPendingBytes,
     });
-    const session = new Session(this, transport);
+    const session = new Session(this, transport, options.trustedIdentity);
     this.counters.connectionsTotal++;
     if (this.shuttingDown) {
       session.start();

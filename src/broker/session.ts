@@ -78,6 +78,8 @@ export class Session implements TransportSink, RequestParty {
   constructor(
     private readonly ctx: BrokerContext,
     readonly transport: FramedTransport,
+    /** Set only by in-process code through Broker.accept (see AcceptOptions). */
+    private readonly trustedIdentity?: string,
   ) {
     this.connId = `${ctx.serverId}-${nextConn++}`;
   }
@@ -185,7 +187,10 @@ export class Session implements TransportSink, RequestParty {
     };
     let principal;
     try {
-      principal = this.ctx.auth.authenticate(creds, this.transport.info.certSubject, this.transport.info.peer?.uid);
+      principal =
+        this.trustedIdentity !== undefined
+          ? this.ctx.auth.trusted(this.trustedIdentity)
+          : this.ctx.auth.authenticate(creds, this.transport.info.certSubject, this.transport.info.peer?.uid);
     } catch (err) {
       this.ctx.counters.authFailures++;
       this.fail(err as PlexusError);
