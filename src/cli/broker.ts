@@ -1,10 +1,16 @@
 /** `plexus broker` — run the broker as a daemon until SIGINT/SIGTERM. */
 import { hostname } from 'node:os';
-import { loadAuthConfig, type BrokerOptions, type SlowConsumerPolicy } from '../index.js';
+import { loadAuthConfig, type ServerOptions, type SlowConsumerPolicy } from '../index.js';
 import { flag, int, list, positionals, size, str, UsageError, type OptionSpecs, type ParsedArgs } from './args.js';
 import { onStopSignal, readFileOrUsage } from './client.js';
 import type { Command } from './command.js';
-import { DEFAULT_HTTP, defaultListen, describeBroker, startBrokerFromFlags } from './serve-broker.js';
+import { DEFAULT_HTTP, defaultDataDir, defaultListen, describeBroker, startBrokerFromFlags } from './serve-broker.js';
+
+/** Flags `plexus broker` and `plexus up` share for the embedded durable service. */
+export const durableFlags: OptionSpecs = {
+  'data-dir': { type: 'string', arg: 'DIR', help: 'durable data (streams, queues, mailboxes, KV) lives here (default: $PLEXUS_DATA_DIR or ~/.local/state/plexus)' },
+  'no-durable': { type: 'boolean', help: 'run without the durable service (plain pub/sub and request/reply only)' },
+};
 
 const NAME = 'broker';
 const POLICIES: readonly SlowConsumerPolicy[] = ['block', 'disconnect', 'drop'];
@@ -28,14 +34,22 @@ const options: OptionSpecs = {
   heartbeat: { type: 'string', arg: 'MS', help: 'ping interval; silent for 3 intervals = dropped (default 5000)' },
   'socket-mode': { type: 'string', arg: 'OCTAL', help: 'file mode of unix sockets (default 600)' },
   'server-id': { type: 'string', arg: 'NAME', help: 'name shown in WELCOME and /status (default: random)' },
+  ...durableFlags,
 };
 
 /** Build BrokerOptions from the shared flags (also used by `plexus up`). */
-export async function brokerOptionsFromArgs(args: ParsedArgs, command: string): Promise<BrokerOptions> {
+export async function brokerOptionsFromArgs(args: ParsedArgs, command: string): Promise<ServerOptions> {
   const listen = list(args, 'listen');
   const http = flag(args, 'no-http') ? undefined : (str(args, 'http') ?? DEFAULT_HTTP);
   if (flag(args, 'no-http') && str(args, 'http') !== undefined) throw new UsageError('--http and --no-http contradict each other', command);
-  return { listen: listen.length > 0 ? listen : defaultListen(), ...(http ? { http } : {}) };
+  const dataDir = str(args, 'data-dir');
+  if (flag(args, 'no-durable') && dataDir !== undefined) throw new UsageError('--data-dir and --no-durable contradict each other', command);
+  if (dataDir === '') throw new UsageError('--data-dir needs a directory', command);
+  return {
+    listen: listen.length > 0 ? listen : defaultListen(),
+    ...(http ? { http } : {}),
+    ...(flag(args, 'no-durable') ? {} : { durable: { dir: dataDir ?? defaultDataDir() } }),
+  };
 }
 
 async function run(args: ParsedArgs): Promise<number> {
@@ -67,7 +81,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const auth = authFile !== undefined ? await loadAuthConfig(authFile) : undefined;
   const ms = (name: string, fallback: number | undefined): number | undefined => (str(args, name) === undefined ? fallback : int(args, NAME, name, 0, 1, 3_600_000));
 
-  const options: BrokerOptions = {
+  const options: ServerOptions = {
     ...base,
     ...(auth ? { auth } : {}),
     ...(tls ? { tls } : {}),

@@ -2,7 +2,9 @@
  * Starting a broker from the command line (`plexus up`, `plexus broker`): the default
  * addresses, and a bind failure turned into advice that names the flag to change.
  */
-import { DEFAULT_PORTS, ErrorCode, PlexusError, defaultSocketPath, startBroker, type Broker, type BrokerOptions } from '../index.js';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_PORTS, ErrorCode, PlexusError, defaultSocketPath, startBroker, type PlexusServer, type ServerOptions } from '../index.js';
 
 /** The addresses `plexus up` and `plexus broker` listen on when given no --listen. */
 export function defaultListen(): string[] {
@@ -12,8 +14,23 @@ export function defaultListen(): string[] {
 
 export const DEFAULT_HTTP = `http://127.0.0.1:${DEFAULT_PORTS.http}`;
 
+/**
+ * Where `plexus up` and `plexus broker` keep durable data when given no --data-dir:
+ * $PLEXUS_DATA_DIR, else the per-user state directory ($XDG_STATE_HOME/plexus,
+ * ~/.local/state/plexus; %LOCALAPPDATA%\plexus on Windows).
+ */
+export function defaultDataDir(): string {
+  const env = process.env;
+  if (env['PLEXUS_DATA_DIR']) return env['PLEXUS_DATA_DIR'];
+  if (process.platform === 'win32' && env['LOCALAPPDATA']) return join(env['LOCALAPPDATA'], 'plexus');
+  if (env['XDG_STATE_HOME']) return join(env['XDG_STATE_HOME'], 'plexus');
+  const home = homedir();
+  if (home) return join(home, '.local', 'state', 'plexus');
+  return join(tmpdir(), `plexus-data-${process.getuid?.() ?? 'user'}`);
+}
+
 /** `startBroker`, with EADDRINUSE and friends reported against the flag that chose the address. */
-export async function startBrokerFromFlags(options: BrokerOptions): Promise<Broker> {
+export async function startBrokerFromFlags(options: ServerOptions): Promise<PlexusServer> {
   try {
     return await startBroker(options);
   } catch (err) {
@@ -31,8 +48,11 @@ function portOfAddress(address: string): number | undefined {
   }
 }
 
-function explainListenError(err: unknown, options: BrokerOptions): unknown {
+function explainListenError(err: unknown, options: ServerOptions): unknown {
   if (err instanceof PlexusError) {
+    if (err.code === ErrorCode.STORE_LOCKED && options.durable) {
+      return new PlexusError(ErrorCode.STORE_LOCKED, `${err.message} — the data directory ${options.durable.dir} belongs to another running broker; stop it, or choose another with --data-dir DIR (or run without durable messaging: --no-durable)`, { cause: err });
+    }
     if (err.code === ErrorCode.CONFIG && /already listening on/.test(err.message)) {
       return new PlexusError(
         ErrorCode.CONFIG,
@@ -62,8 +82,9 @@ function explainListenError(err: unknown, options: BrokerOptions): unknown {
 }
 
 /** Lines describing where a broker can be reached. */
-export function describeBroker(broker: Broker): string[] {
+export function describeBroker(broker: PlexusServer): string[] {
   const lines = broker.urls.map((u) => `  ${u}`);
   if (broker.httpUrl) lines.push(`  ${broker.httpUrl}/status  (monitor; also /metrics)`);
+  if (broker.durable) lines.push(`  durable data (streams, queues, mailboxes, KV) in ${broker.durable.dir}`);
   return lines;
 }

@@ -8,7 +8,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join, relative } from 'node:path';
 import { defaultUrl, type AuthConfig, type Broker } from '../index.js';
 import { flag, positionals, seconds, UsageError, type OptionSpecs, type ParsedArgs } from './args.js';
-import { brokerOptionsFromArgs } from './broker.js';
+import { brokerOptionsFromArgs, durableFlags } from './broker.js';
 import { onStopSignal } from './client.js';
 import type { Command } from './command.js';
 import { DemoSupervisor, type DemoRole } from './demo/supervisor.js';
@@ -26,6 +26,7 @@ const options: OptionSpecs = {
   'no-demo': { type: 'boolean', help: 'just run the broker' },
   'demo-seconds': { type: 'string', arg: 'N', help: `how long the demo runs before the broker carries on alone (default ${DEMO_SECONDS})` },
   'demo-only-seconds': { type: 'string', arg: 'N', help: 'run the demo N seconds, then stop everything and exit 0 (for tests and CI)' },
+  ...durableFlags,
 };
 
 /** How to invoke this CLI from the user's shell: `plexus` if it is on PATH, else `node <path>`. */

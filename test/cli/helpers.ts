@@ -4,6 +4,7 @@
  * is killed by PID after the test; every wait is bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,9 +48,12 @@ export interface CliRun {
  * XDG_RUNTIME_DIR (so the per-user default socket is never the real one), plus `env`.
  */
 export function startCli(t: TestContext, args: readonly string[], env: Record<string, string | undefined> = {}, input?: string): CliRun {
+  // A private data dir per run: brokers started by the CLI never share (or lock) the real one.
+  const dataDir = mkdtempSync(join(tmpdir(), 'plexus-cli-data-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', PLEXUS_URL: undefined, XDG_RUNTIME_DIR: join(tmpdir(), `plexus-cli-nowhere-${process.pid}`), ...env },
+    env: { ...process.env, NO_COLOR: '1', PLEXUS_URL: undefined, PLEXUS_DATA_DIR: dataDir, XDG_RUNTIME_DIR: join(tmpdir(), `plexus-cli-nowhere-${process.pid}`), ...env },
   });
   if (child.pid === undefined) throw new Error(`could not start ${CLI}`);
   const pid = child.pid;
