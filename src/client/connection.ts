@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import {
-  FramedTransport,
-  defaultTransports,
-  defaultUrl,
-  dial,
-  type TransportSink,
-} from '../transports/index.js';
+// Not transports/index.js: that pulls in every Node transport, and the browser build
+// imports this file. The dialer is passed in by the entry point instead.
+import type { ByteChannel } from '../transports/channel.js';
+import { FramedTransport, type TransportSink } from '../transports/framed.js';
+import type { DialOptions } from '../transports/types.js';
 import {
   Flag,
   FrameType,
@@ -21,7 +18,7 @@ import {
 import { backoffDelay } from './backoff.js';
 import { Message, type Payload, type PublishOptions, type ReplyChannel } from './message.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './options.js';
-import { sleep, toBytes } from './payload.js';
+import { fromUtf8, randomId, sleep, toBytes, utf8 } from './payload.js';
 import { RequestManager, type InboxRoute, type RequestHost, type RequestOptions } from './requests.js';
 import { Responders, type RequestHandler, type ResponderHost } from './responder.js';
 import type { PlexusStream } from './stream.js';
@@ -52,6 +49,9 @@ export interface ConnectionEvents {
 }
 
 const INBOX_SID = 1;
+
+/** How a connection reaches a broker URL: a transport table's dial, chosen by the entry point. */
+export type Dialer = (url: string, options: DialOptions) => Promise<ByteChannel>;
 
 /**
  * A connection to a Plexus broker: publish, subscribe, request, serve — over any
@@ -97,11 +97,12 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   constructor(
     urls: string[],
     private readonly options: ConnectOptions,
+    private readonly dial: Dialer,
   ) {
     this.urls = urls;
     this.opts = resolveConnectOptions(options);
     this.requestTimeoutMs = this.opts.requestTimeoutMs;
-    this.inbox = `_INBOX.${randomBytes(9).toString('base64url')}`;
+    this.inbox = `_INBOX.${randomId(9)}`;
     this.requests = new RequestManager(this);
     this.responders = new Responders(this);
   }
@@ -495,16 +496,12 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
   }
 
   private async establish(url: string): Promise<void> {
-    const channel = await dial(
-      url,
-      {
-        timeoutMs: this.opts.timeoutMs,
-        signal: this.stop.signal,
-        ...(this.options.tls ? { tls: this.options.tls } : {}),
-        ...(this.options.inproc ? { inproc: this.options.inproc } : {}),
-      },
-      this.options.transports ?? defaultTransports,
-    );
+    const channel = await this.dial(url, {
+      timeoutMs: this.opts.timeoutMs,
+      signal: this.stop.signal,
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
+      ...(this.options.inproc ? { inproc: this.options.inproc } : {}),
+    });
     const transport = new FramedTransport(channel, {
       maxFrameBytes: this.opts.maxFrameBytes,
       // The broker validated every header block it relays; Message decodes them safely.
@@ -582,7 +579,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
       if (this.options.token !== undefined) hello['token'] = this.options.token;
       if (this.options.user !== undefined) hello['user'] = this.options.user;
       if (this.options.pass !== undefined) hello['pass'] = this.options.pass;
-      transport.send({ type: FrameType.HELLO, payload: Buffer.from(JSON.stringify(hello)) }, 'control');
+      transport.send({ type: FrameType.HELLO, payload: utf8(JSON.stringify(hello)) }, 'control');
     });
   }
 
@@ -620,7 +617,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
         return;
       case FrameType.CANCEL:
         if (f.id === INBOX_SID) return this.onInbox(f);
-        return this.responders.cancel(f.subject, Buffer.from(f.payload).toString('utf8'));
+        return this.responders.cancel(f.subject, fromUtf8(f.payload));
       case FrameType.PING:
         transport.send({ type: FrameType.PONG, id: f.id });
         return;
@@ -758,7 +755,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
     const t = this.transport;
     this.transport = undefined;
     if (t && !t.isClosed) {
-      t.send({ type: FrameType.GOODBYE, payload: Buffer.from('client closing') });
+      t.send({ type: FrameType.GOODBYE, payload: utf8('client closing') });
       t.close();
     }
     this.onDrain();
@@ -768,7 +765,7 @@ export class Connection implements SubscriptionHost, ReplyChannel, RequestHost, 
 }
 
 function parseWelcome(payload: Uint8Array): ServerInfo {
-  const w = JSON.parse(Buffer.from(payload).toString('utf8')) as Partial<ServerInfo>;
+  const w = JSON.parse(fromUtf8(payload)) as Partial<ServerInfo>;
   if (typeof w !== 'object' || w === null || typeof w.version !== 'number' || typeof w.connId !== 'string') {
     throw new PlexusError(ErrorCode.PROTOCOL, 'malformed WELCOME');
   }
@@ -785,25 +782,21 @@ function parseWelcome(payload: Uint8Array): ServerInfo {
 
 function parseError(payload: Uint8Array): PlexusError {
   try {
-    return PlexusError.fromWire(JSON.parse(Buffer.from(payload).toString('utf8')));
+    return PlexusError.fromWire(JSON.parse(fromUtf8(payload)));
   } catch {
     return new PlexusError(ErrorCode.PROTOCOL, 'unreadable ERR frame from the broker');
   }
 }
 
 /**
- * Connect to a broker. With no URL: `PLEXUS_URL`, else the per-user default socket.
- * Several URLs are tried in turn (and rotated through when reconnecting).
- *
- * ```ts
- * const bus = await connect('tcp://127.0.0.1:4850');
- * bus.publish('greet', 'hello');
- * ```
+ * Open a connection to the first reachable URL, with `dial` as the way to reach one.
+ * The entry points wrap this: `connect` (Node, every transport) and the browser build's
+ * `connect` (WebSocket only).
+ * @internal
  */
-export async function connect(url?: string | readonly string[], options: ConnectOptions = {}): Promise<Connection> {
-  const urls = url === undefined ? [defaultUrl()] : typeof url === 'string' ? [url] : [...url];
+export async function openConnection(urls: readonly string[], options: ConnectOptions, dial: Dialer): Promise<Connection> {
   if (urls.length === 0) throw new PlexusError(ErrorCode.INVALID_URL, 'connect needs at least one URL');
-  const conn = new Connection(urls, options);
+  const conn = new Connection([...urls], options, dial);
   if (options.signal) {
     if (options.signal.aborted) throw options.signal.reason;
     const onAbort = (): void => void conn.close();

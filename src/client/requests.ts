@@ -1,7 +1,7 @@
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { Flag, FrameType, type Frame, type FrameInit } from '../wire/index.js';
 import { Message, type Payload, type ReplyChannel } from './message.js';
-import { toBytes } from './payload.js';
+import { fromUtf8, toBytes, utf8 } from './payload.js';
 
 /** Options for `request`. */
 export interface RequestOptions {
@@ -76,7 +76,7 @@ class PendingRequest implements InboxRoute {
     if ((f.flags & Flag.ERROR) !== 0) {
       let wire: unknown;
       try {
-        wire = JSON.parse(Buffer.from(f.payload).toString('utf8'));
+        wire = JSON.parse(fromUtf8(f.payload));
       } catch {
         wire = { code: ErrorCode.HANDLER_FAILED, message: 'the responder sent an unreadable error' };
       }
@@ -203,7 +203,7 @@ export class RequestManager {
   private sendCancel(p: PendingRequest, reason: string): void {
     if (p.sentOn < 0 || p.sentOn !== this.host.generation) return;
     try {
-      this.host.sendFrame({ type: FrameType.CANCEL, subject: p.init.reply!, payload: Buffer.from(reason) }, 'skip');
+      this.host.sendFrame({ type: FrameType.CANCEL, subject: p.init.reply!, payload: utf8(reason) }, 'skip');
     } catch {
       // Connection closed: the broker cancels on our behalf when it sees us go.
     }

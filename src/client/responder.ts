@@ -1,7 +1,7 @@
 import { ErrorCode, PlexusError, isErrorCode } from '../errors/index.js';
 import { Flag, FrameType, type FrameInit } from '../wire/index.js';
 import type { Message, Payload } from './message.js';
-import { toBytes } from './payload.js';
+import { toBytes, utf8 } from './payload.js';
 import { MAX_TIMER_MS } from './requests.js';
 
 /** What a request handler gets besides the message. */
@@ -141,7 +141,7 @@ export class Responders {
         : new PlexusError(ErrorCode.HANDLER_FAILED, err instanceof Error ? err.message : String(err));
     try {
       this.host.sendFrame(
-        { type: FrameType.PUB, flags: Flag.ERROR, subject: reply, payload: Buffer.from(JSON.stringify(pe.toWire())) },
+        { type: FrameType.PUB, flags: Flag.ERROR, subject: reply, payload: utf8(JSON.stringify(pe.toWire())) },
         'skip',
       );
     } catch {

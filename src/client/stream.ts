@@ -1,7 +1,20 @@
-import { Duplex } from 'node:stream';
+// Type only: the Duplex adapter itself lives in stream-node.ts (see toDuplex).
+import type { Duplex } from 'node:stream';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { Flag, FrameType, type Frame, type FrameInit } from '../wire/index.js';
+import { concatBytes, fromUtf8, utf8 } from './payload.js';
 import type { InboxRoute } from './requests.js';
+
+let duplexAdapter: ((stream: PlexusStream) => Duplex) | undefined;
+
+/**
+ * Install the Node `Duplex` adapter behind {@link PlexusStream.toDuplex}; stream-node.ts
+ * calls it when loaded. Kept out of this file so browser bundles carry no `node:stream`.
+ * @internal
+ */
+export function setDuplexAdapter(adapter: (stream: PlexusStream) => Duplex): void {
+  duplexAdapter = adapter;
+}
 
 /** Options for opening or accepting a stream. */
 export interface StreamOptions {
@@ -140,7 +153,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
 
   /** @internal The open-request payload / accept payload. */
   handshakePayload(): Uint8Array {
-    return Buffer.from(JSON.stringify({ stream: 1, window: this.window, inbox: this.localSubject }));
+    return utf8(JSON.stringify({ stream: 1, window: this.window, inbox: this.localSubject }));
   }
 
   // ---- writing -------------------------------------------------------------------
@@ -154,7 +167,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
     if (this.writeEnded) return Promise.reject(new PlexusError(ErrorCode.STREAM_RESET, 'write after end'));
     // One copy the stream owns: pieces stay queued for resend after write() resolves, and
     // are handed to the socket by reference, so the caller may reuse its buffer at once.
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Uint8Array.prototype.slice.call(chunk);
+    const bytes = typeof chunk === 'string' ? utf8(chunk) : Uint8Array.prototype.slice.call(chunk);
     for (let o = 0; o < bytes.length; o += this.chunkBytes) {
       const piece = bytes.subarray(o, Math.min(bytes.length, o + this.chunkBytes));
       this.toSend.push({ bytes: piece, offset: this.queuedEnd });
@@ -257,11 +270,11 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
     }
   }
 
-  /** Read everything until EOF into one buffer. */
-  async readAll(): Promise<Buffer> {
+  /** Read everything until EOF into one byte array. */
+  async readAll(): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
     for await (const c of this) parts.push(c);
-    return Buffer.concat(parts);
+    return concatBytes(parts);
   }
 
   private atEof(): boolean {
@@ -301,7 +314,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
         this.maybeFinish();
         return;
       case FrameType.CANCEL:
-        this.fail(new PlexusError(ErrorCode.STREAM_RESET, `peer reset the stream: ${Buffer.from(f.payload).toString() || 'no reason'}`), false);
+        this.fail(new PlexusError(ErrorCode.STREAM_RESET, `peer reset the stream: ${fromUtf8(f.payload) || 'no reason'}`), false);
         return;
       default:
     }
@@ -322,7 +335,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
     if ((f.flags & Flag.ERROR) !== 0) {
       let wire: unknown;
       try {
-        wire = JSON.parse(Buffer.from(f.payload).toString());
+        wire = JSON.parse(fromUtf8(f.payload));
       } catch {
         wire = undefined;
       }
@@ -331,7 +344,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
     }
     let accept: { inbox?: unknown; window?: unknown };
     try {
-      accept = JSON.parse(Buffer.from(f.payload).toString()) as typeof accept;
+      accept = JSON.parse(fromUtf8(f.payload)) as typeof accept;
     } catch {
       accept = {};
     }
@@ -449,7 +462,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   /** Abort the stream on both sides. */
   reset(reason = 'reset'): void {
     if (this.finished) return;
-    this.send({ type: FrameType.CANCEL, subject: this.peerSubject, payload: Buffer.from(reason) });
+    this.send({ type: FrameType.CANCEL, subject: this.peerSubject, payload: utf8(reason) });
     this.fail(new PlexusError(ErrorCode.STREAM_RESET, `stream reset: ${reason}`), false);
   }
 
@@ -463,7 +476,7 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   fail(err: PlexusError, tellPeer = true): void {
     if (this.finished) return;
     if (tellPeer && this.peerSubject !== '') {
-      this.send({ type: FrameType.CANCEL, subject: this.peerSubject, payload: Buffer.from(err.message) });
+      this.send({ type: FrameType.CANCEL, subject: this.peerSubject, payload: utf8(err.message) });
     }
     this.failure = err;
     this.openWaiter?.reject(err);
@@ -488,42 +501,14 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
 
   // ---- adapters ------------------------------------------------------------------
 
-  /** A Node `Duplex` over this stream (backpressure and EOF carried through). */
+  /**
+   * A Node `Duplex` over this stream (backpressure and EOF carried through). Node only:
+   * the adapter comes from stream-node.ts, which the Node entry loads and the browser
+   * build leaves out (there it throws PLEXUS_ERR_INVALID_ARGUMENT).
+   */
   toDuplex(): Duplex {
-    let reading = false;
-    const duplex: Duplex = new Duplex({
-      write: (chunk: Buffer, _enc, cb) => {
-        this.write(chunk).then(() => cb(), cb);
-      },
-      final: (cb) => {
-        this.end().then(() => cb(), cb);
-      },
-      read: () => {
-        if (reading) return;
-        reading = true;
-        const pull = (): void => {
-          this.read().then(
-            (chunk) => {
-              if (chunk === null) {
-                reading = false;
-                duplex.push(null);
-              } else if (duplex.push(chunk)) pull();
-              else reading = false;
-            },
-            (err: unknown) => {
-              reading = false;
-              duplex.destroy(err as Error);
-            },
-          );
-        };
-        pull();
-      },
-      destroy: (err, cb) => {
-        if (err && !this.finished) this.reset(err.message);
-        cb(err);
-      },
-    });
-    return duplex;
+    if (!duplexAdapter) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'toDuplex() needs Node streams; use toWeb() here');
+    return duplexAdapter(this);
   }
 
   /** Web streams over this stream. */

@@ -1,6 +1,7 @@
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { Flag, FrameType } from '../wire/index.js';
 import type { Message } from './message.js';
+import { utf8 } from './payload.js';
 import { PlexusStream, type StreamHost, type StreamOptions } from './stream.js';
 
 /** Options for `stream()`. */
@@ -100,7 +101,7 @@ export class StreamListener implements AsyncIterable<PlexusStream> {
   }
 
   private refuse(reply: string, err: PlexusError): void {
-    this.host.sendFrame({ type: FrameType.PUB, flags: Flag.ERROR, subject: reply, payload: Buffer.from(JSON.stringify(err.toWire())) }, 'skip');
+    this.host.sendFrame({ type: FrameType.PUB, flags: Flag.ERROR, subject: reply, payload: utf8(JSON.stringify(err.toWire())) }, 'skip');
   }
 
   /** Stop accepting new streams. */

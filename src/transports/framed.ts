@@ -67,6 +67,14 @@ class OutLane {
 }
 
 /**
+ * Node's nextTick where there is one; a microtask elsewhere (the browser build). Read
+ * through globalThis so bundles for browsers carry no reference to a `process` global.
+ */
+const nodeProcess = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process;
+const deferFlush: (fn: () => void) => void =
+  typeof nodeProcess?.nextTick === 'function' ? nodeProcess.nextTick.bind(nodeProcess) : queueMicrotask;
+
+/**
  * The shared framer over any byte channel: coalesces outbound frames into large writes,
  * keeps a control lane that overtakes bulk data, honours the channel's backpressure
  * (nothing more is handed to it until `drain`), and decodes inbound frames with a
@@ -230,7 +238,7 @@ export class FramedTransport {
     this.flushScheduled = true;
     // nextTick runs after the microtasks already queued: replies sent from many promise
     // callbacks in one turn leave in one write instead of one write each.
-    process.nextTick(() => this.flush());
+    deferFlush(() => this.flush());
   }
 
   /**
