@@ -7,6 +7,7 @@ import type { DialOptions, ListenOptions, Listener, TransportFactory, TransportT
 import { wsTransport } from './ws.js';
 import { shmTransport } from './shm.js';
 import { workerTransport } from './worker.js';
+import { fifoTransport } from './fifo.js';
 import { parseAddress } from './address.js';
 
 export * from './types.js';
@@ -28,6 +29,9 @@ export {
   type WorkerPairOptions,
 } from './worker.js';
 export { shmTransport, shmSocketPath } from './shm.js';
+export { FifoWriter, openFifoWriter, ensureFifo, fifoPath, type FifoWriterOptions } from './fifo.js';
+export { FifoReader, openFifoReader, type FifoReaderOptions } from './fifo-reader.js';
+export { FIFO_ATOMIC_BYTES, type FifoMessage, type FifoWriterIdentity, type FifoDecoderStats } from './fifo-record.js';
 
 /** The hub used for `inproc://` when the caller passes none. */
 export const defaultInprocHub = new InprocHub();
@@ -57,6 +61,7 @@ export const defaultTransports: TransportTable = Object.freeze({
   'stdio:': stdioTransport,
   'worker:': workerTransport,
   'shm:': shmTransport,
+  'fifo:': fifoTransport,
 });
 
 function pick(table: TransportTable, url: URL): TransportFactory {
