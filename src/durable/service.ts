@@ -24,6 +24,7 @@ import {
   type WireDurableMessage,
 } from './config.js';
 import { readJson, writeFileAtomic } from './files.js';
+import { startKvCoord, type KvCoord } from './kv-coord.js';
 import { Consumer, DurableStream, Mutex } from './stream.js';
 
 /** Options for {@link startDurableService}. */
@@ -69,6 +70,8 @@ export class DurableService {
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
   private sweeping = false;
+  /** KV buckets and locks/semaphores/barriers/condition variables (docs/kv.md, docs/coordination.md). */
+  private kvCoord: KvCoord | undefined;
 
   private constructor(
     readonly bus: Connection,
@@ -84,6 +87,7 @@ export class DurableService {
     try {
       await svc.load();
       svc.listenControl();
+      svc.kvCoord = await startKvCoord(bus, o.dir, svc.onError);
       await bus.flush();
     } catch (err) {
       await svc.close();
@@ -516,6 +520,7 @@ export class DurableService {
       }
     }
     this.streams.clear();
+    await this.kvCoord?.close().catch((err: unknown) => this.onError(err));
     if (this.ownsBus) await this.bus.close();
   }
 }

@@ -1,0 +1,384 @@
+/**
+ * One KV bucket: a log (src/store) where every record is a revision of a key — the
+ * subject is the key, the payload the value, headers say put/delete/expire, when the
+ * key was created and when it expires — plus an in-memory index of every key's newest
+ * revisions, rebuilt from the log on open. The log's sequence is the revision, so
+ * revisions are per-bucket monotonic and a watcher resumes by sequence.
+ *
+ * Writes are serialised per bucket (a compare-and-set must see the previous write),
+ * and each resolves only once its record is durable per the bucket's fsync. Superseded
+ * revisions are reclaimed by last-value compaction (store.md) driven by the index.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, PlexusError } from '../errors/index.js';
+import { openLog, type Log, type StoredRecord } from '../store/index.js';
+import { decodeHeaders, encodeHeaders, subjectMatches } from '../wire/index.js';
+import { writeFileAtomic } from './files.js';
+import { KV_HEADERS, MAX_KEYS, type Fence, type KvBucketConfig, type KvRecordOp, type WireKvEntry } from './kv-config.js';
+import { Mutex } from './stream.js';
+
+/** Checks a write's fence; throws PLEXUS_ERR_FENCE_STALE when it is not the lock's live lease. */
+export type FenceCheck = (fence: Fence) => void;
+
+/** What the index knows of a key. */
+interface KeyState {
+  revision: number;
+  op: KvRecordOp;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number | undefined;
+  /** Revisions kept (deletes included), oldest first, at most `history`. */
+  revisions: number[];
+}
+
+/** A write request after validation. */
+export interface KvWrite {
+  readonly key: string;
+  /** undefined: a delete. */
+  readonly value: Uint8Array | undefined;
+  /** put: any; create: only if absent; update: only if at `revision`; del with `revision`: CAS delete. */
+  readonly mode: 'put' | 'create' | 'update' | 'del';
+  readonly revision?: number;
+  readonly ttlMs?: number;
+  readonly fence?: Fence;
+}
+
+/** Segment size of bucket logs: small, so superseded revisions are reclaimed soon. */
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+/** Compact once the log holds this many more records than the index keeps. */
+const COMPACT_DEAD_RECORDS = 1000;
+/** Upper bound between TTL sweeps. */
+const SWEEP_MAX_MS = 1000;
+
+export class KvBucket {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly writes = new Mutex();
+  private readonly waiters = new Set<() => void>();
+  private liveRevisions = 0;
+  private compacting = false;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly config: KvBucketConfig,
+    readonly dir: string,
+    readonly log: Log,
+    private readonly fenceCheck: FenceCheck,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** Create the bucket's directory and config file (if new), open its log and rebuild the index. */
+  static async open(config: KvBucketConfig, dir: string, fenceCheck: FenceCheck, onError: (err: unknown) => void, create: boolean): Promise<KvBucket> {
+    if (create) {
+      await mkdir(dir, { recursive: true });
+      await writeFileAtomic(join(dir, 'bucket.json'), JSON.stringify(config));
+    }
+    const log = await openLog(join(dir, 'log'), { fsync: config.fsync, segmentBytes: SEGMENT_BYTES, maxRecordBytes: config.maxValueBytes + 64 * 1024 });
+    const b = new KvBucket(config, dir, log, fenceCheck, onError);
+    try {
+      await b.rebuild();
+    } catch (err) {
+      await log.close().catch(() => undefined);
+      throw err;
+    }
+    b.scheduleSweep(0);
+    return b;
+  }
+
+  private async rebuild(): Promise<void> {
+    const last = this.log.lastSeq;
+    for (let from = this.log.firstSeq; from <= last; ) {
+      let recs: StoredRecord[];
+      try {
+        recs = await this.log.readRange(from, { toSeq: last, maxRecords: 4096, maxBytes: 8 << 20 });
+      } catch (err) {
+        // A corrupt range is never served; the keys it held keep their older revisions.
+        const toSeq = err instanceof PlexusError && err.code === ErrorCode.STORE_CORRUPT ? (err.details as { toSeq?: unknown } | undefined)?.toSeq : undefined;
+        if (typeof toSeq !== 'number') throw err;
+        this.onError(err);
+        from = Math.max(from + 1, toSeq + 1);
+        continue;
+      }
+      if (recs.length === 0) break;
+      for (const r of recs) this.apply(r);
+      from = recs[recs.length - 1]!.seq + 1;
+    }
+  }
+
+  /** Fold one record into the index. */
+  private apply(r: StoredRecord): KeyState {
+    const h = decodeHeaders(r.headers) ?? {};
+    const op = (h[KV_HEADERS.op] ?? 'put') as KvRecordOp;
+    const expires = h[KV_HEADERS.expires] !== undefined ? Number(h[KV_HEADERS.expires]) : undefined;
+    const created = h[KV_HEADERS.created] !== undefined ? Number(h[KV_HEADERS.created]) : r.timestamp;
+    let st = this.keys.get(r.subject);
+    if (!st) {
+      st = { revision: 0, op, createdAt: created, updatedAt: r.timestamp, expiresAt: undefined, revisions: [] };
+      this.keys.set(r.subject, st);
+    }
+    st.revision = r.seq;
+    st.op = op;
+    st.createdAt = created;
+    st.updatedAt = r.timestamp;
+    st.expiresAt = op === 'put' ? expires : undefined;
+    st.revisions.push(r.seq);
+    this.liveRevisions++;
+    if (st.revisions.length > this.config.history) {
+      st.revisions.shift();
+      this.liveRevisions--;
+    }
+    return st;
+  }
+
+  /** The key's live state: undefined when absent, deleted or expired. */
+  private live(key: string, now = Date.now()): KeyState | undefined {
+    const st = this.keys.get(key);
+    if (!st || st.op !== 'put') return undefined;
+    if (st.expiresAt !== undefined && st.expiresAt <= now) return undefined;
+    return st;
+  }
+
+  /** The current value of `key` (or the one at `revision`), or undefined. */
+  async get(key: string, revision?: number): Promise<WireKvEntry | undefined> {
+    if (revision !== undefined) {
+      const st = this.keys.get(key);
+      if (!st?.revisions.includes(revision)) return undefined;
+      const e = await this.readEntry(revision);
+      return e?.key === key ? e : undefined;
+    }
+    const st = this.live(key);
+    if (!st) return undefined;
+    const e = await this.readEntry(st.revision);
+    // Expired or replaced while reading: the index is the truth.
+    return e && this.live(key) ? e : undefined;
+  }
+
+  /** Apply a write; resolves with the new entry (without its value) once durable. */
+  write(w: KvWrite): Promise<{ revision: number; deleted?: boolean }> {
+    return this.writes.run(async () => {
+      if (this.closed) throw new PlexusError(ErrorCode.SHUTTING_DOWN, 'the KV bucket is closing');
+      const now = Date.now();
+      const cur = this.live(w.key, now);
+      const actual = cur?.revision ?? 0;
+      if (w.mode === 'create' && cur) {
+        throw new PlexusError(ErrorCode.KV_KEY_EXISTS, `key ${w.key} exists`, { details: { key: w.key, revision: actual } });
+      }
+      if ((w.mode === 'update' || (w.mode === 'del' && w.revision !== undefined)) && actual !== w.revision) {
+        throw new PlexusError(ErrorCode.KV_WRONG_REVISION, `key ${w.key} is at revision ${actual}, not ${w.revision}`, {
+          details: { key: w.key, expected: w.revision, actual },
+        });
+      }
+      if (w.mode === 'del' && !cur) return { revision: this.keys.get(w.key)?.revision ?? 0, deleted: false };
+      // Checked last, right before the append: nothing can run between the check and the write order.
+      if (w.fence) this.fenceCheck(w.fence);
+      const headers: Record<string, string> = {};
+      if (w.mode === 'del') headers[KV_HEADERS.op] = 'del';
+      else {
+        headers[KV_HEADERS.op] = 'put';
+        headers[KV_HEADERS.created] = String(cur ? cur.createdAt : now);
+        const ttl = w.ttlMs ?? this.config.ttlMs;
+        if (ttl > 0) headers[KV_HEADERS.expires] = String(now + ttl);
+      }
+      return this.appendAndApply(w.key, headers, w.value ?? new Uint8Array(0), w.mode === 'del');
+    });
+  }
+
+  private async appendAndApply(key: string, headers: Record<string, string>, value: Uint8Array, deleted: boolean): Promise<{ revision: number; deleted?: boolean }> {
+    const encoded = encodeHeaders(headers);
+    const { seq, timestamp } = await this.log.append({ subject: key, headers: encoded, payload: value });
+    const st = this.apply({ seq, timestamp, subject: key, headers: encoded, payload: value, size: 0 });
+    if (st.expiresAt !== undefined) this.scheduleSweep(st.expiresAt - Date.now());
+    this.wake();
+    this.maybeCompact();
+    return deleted ? { revision: seq, deleted: true } : { revision: seq };
+  }
+
+  /** Every kept revision of `key`, oldest first (deletes included). */
+  async history(key: string): Promise<WireKvEntry[]> {
+    const st = this.keys.get(key);
+    if (!st) return [];
+    const out: WireKvEntry[] = [];
+    for (const rev of [...st.revisions]) {
+      const e = await this.readEntry(rev);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  /** Live keys matching `filter`, sorted; `truncated` past {@link MAX_KEYS}. */
+  listKeys(filter: string): { keys: string[]; truncated: boolean } {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const key of this.keys.keys()) {
+      if (this.live(key, now) && subjectMatches(filter, key)) out.push(key);
+    }
+    out.sort();
+    return out.length > MAX_KEYS ? { keys: out.slice(0, MAX_KEYS), truncated: true } : { keys: out, truncated: false };
+  }
+
+  /**
+   * A page of the live values matching `filter` with keys after `afterKey`, at most
+   * `max` entries and about `maxBytes`, with the revision the bucket was at.
+   */
+  async snapshot(filter: string, afterKey: string, max: number, maxBytes: number): Promise<{ revision: number; entries: WireKvEntry[]; more: boolean }> {
+    const revision = this.log.lastSeq;
+    const keys = this.listKeys(filter).keys.filter((k) => k > afterKey);
+    const entries: WireKvEntry[] = [];
+    let bytes = 0;
+    let i = 0;
+    for (; i < keys.length && entries.length < max; i++) {
+      const e = await this.get(keys[i]!);
+      if (!e) continue;
+      const size = (e.value?.length ?? 0) + e.key.length + 128;
+      if (entries.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      entries.push(e);
+    }
+    return { revision, entries, more: i < keys.length };
+  }
+
+  /**
+   * Changes to keys matching `filter` after revision `after`, in revision order: at most
+   * `max` entries / about `maxBytes`; waits up to `waitMs` for the first. `scanned` is
+   * the highest revision looked at (resume from there even when nothing matched).
+   */
+  async changes(filter: string, after: number, max: number, maxBytes: number, waitMs: number, signal: AbortSignal): Promise<{ entries: WireKvEntry[]; scanned: number }> {
+    const until = Date.now() + waitMs;
+    let from = after + 1;
+    // Bounded by `until`: every pass either returns or waits for an append / the deadline.
+    for (;;) {
+      const last = this.log.lastSeq;
+      const entries: WireKvEntry[] = [];
+      let bytes = 0;
+      let scanned = Math.max(after, from - 1);
+      while (from <= last && entries.length < max && bytes < maxBytes) {
+        const recs = await this.log.readRange(from, { toSeq: last, maxRecords: max, maxBytes });
+        if (recs.length === 0) {
+          scanned = last;
+          break;
+        }
+        for (const r of recs) {
+          scanned = r.seq;
+          if (!subjectMatches(filter, r.subject)) continue;
+          const e = toEntry(r);
+          entries.push(e);
+          bytes += (e.value?.length ?? 0) + 128;
+          if (entries.length >= max || bytes >= maxBytes) break;
+        }
+        from = scanned + 1;
+      }
+      if (from > last) scanned = Math.max(scanned, last);
+      if (entries.length > 0 || this.closed || signal.aborted || Date.now() >= until) return { entries, scanned };
+      from = scanned + 1;
+      await this.waitForAppend(last, until - Date.now(), signal);
+    }
+  }
+
+  private waitForAppend(seen: number, ms: number, signal: AbortSignal): Promise<void> {
+    if (this.log.lastSeq > seen || ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private async readEntry(revision: number): Promise<WireKvEntry | undefined> {
+    const r = await this.log.read(revision);
+    return r ? toEntry(r) : undefined;
+  }
+
+  /** Counts for `INFO`. */
+  info(): { config: KvBucketConfig; state: { keys: number; revision: number; records: number; bytes: number } } {
+    const now = Date.now();
+    let keys = 0;
+    for (const k of this.keys.keys()) if (this.live(k, now)) keys++;
+    const s = this.log.stats();
+    return { config: this.config, state: { keys, revision: s.lastSeq, records: s.records, bytes: s.storedBytes } };
+  }
+
+  // ---- TTL and compaction ------------------------------------------------------------
+
+  private scheduleSweep(inMs: number): void {
+    if (this.closed) return;
+    const ms = Math.max(0, Math.min(inMs, SWEEP_MAX_MS));
+    if (this.sweepTimer !== undefined) return; // the running timer fires within SWEEP_MAX_MS anyway
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweep().catch((err: unknown) => this.onError(err));
+    }, ms);
+    this.sweepTimer.unref();
+  }
+
+  /** Write an `expire` tombstone for every key whose TTL ran out (watchers see it). */
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    const due: string[] = [];
+    let next = Infinity;
+    for (const [key, st] of this.keys) {
+      if (st.op !== 'put' || st.expiresAt === undefined) continue;
+      if (st.expiresAt <= now) due.push(key);
+      else next = Math.min(next, st.expiresAt);
+    }
+    for (const key of due) {
+      if (this.closed) return;
+      await this.writes.run(async () => {
+        const st = this.keys.get(key);
+        if (!st || st.op !== 'put' || st.expiresAt === undefined || st.expiresAt > Date.now()) return;
+        await this.appendAndApply(key, { [KV_HEADERS.op]: 'expire' }, new Uint8Array(0), true);
+      });
+    }
+    if (next !== Infinity) this.scheduleSweep(next - Date.now());
+  }
+
+  private maybeCompact(): void {
+    if (this.compacting || this.closed) return;
+    const records = this.log.stats().records;
+    if (records - this.liveRevisions < Math.max(COMPACT_DEAD_RECORDS, this.liveRevisions)) return;
+    this.compacting = true;
+    // Keep exactly what the index keeps: the newest `history` revisions of every key
+    // (tombstones included), and anything appended after this point.
+    const last = this.log.lastSeq;
+    const kept = new Set<number>();
+    for (const st of this.keys.values()) for (const r of st.revisions) kept.add(r);
+    this.log
+      .compact((r) => r.seq > last || kept.has(r.seq))
+      .catch((err: unknown) => {
+        if (!this.closed) this.onError(err);
+      })
+      .finally(() => (this.compacting = false));
+  }
+
+  /** Stop timers, wake waiters, wait for writes, close the log. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.wake();
+    await this.writes.run(async () => undefined);
+    await this.log.close();
+  }
+}
+
+/** The wire form of a stored record. */
+export function toEntry(r: StoredRecord): WireKvEntry {
+  const h = decodeHeaders(r.headers) ?? {};
+  const op = (h[KV_HEADERS.op] ?? 'put') as KvRecordOp;
+  const created = Number(h[KV_HEADERS.created] ?? r.timestamp);
+  const base = { key: r.subject, revision: r.seq, op, createdAt: created, updatedAt: r.timestamp };
+  if (op !== 'put') return base;
+  const value = Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('base64');
+  const exp = h[KV_HEADERS.expires];
+  return exp !== undefined ? { ...base, value, expiresAt: Number(exp) } : { ...base, value };
+}

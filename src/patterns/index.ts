@@ -1,0 +1,9 @@
+/**
+ * Patterns over the durable service, each a thin typed layer (issue 3 §3): free
+ * functions taking the connection, e.g. `kv(bus, 'sessions')`, `lock(bus, 'orders')`.
+ */
+export { kv, type KvBucket, type KvChange, type KvDeleteOptions, type KvEntry, type KvOptions, type KvWatchOptions, type KvWriteOptions } from './kv.js';
+export { lock, type Lock, type LockInfo, type LockOptions, type Lease, type AcquireOptions } from './lock.js';
+export { semaphore, type Semaphore, type SemaphoreInfo, type SemaphoreOptions } from './semaphore.js';
+export { barrier, type Barrier, type BarrierOptions, type BarrierWaitOptions } from './barrier.js';
+export { condvar, type CondVar, type CondWaitOptions } from './condvar.js';
