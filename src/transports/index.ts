@@ -8,6 +8,7 @@ import { wsTransport } from './ws.js';
 import { shmTransport } from './shm.js';
 import { workerTransport } from './worker.js';
 import { fifoTransport } from './fifo.js';
+import { udpTransport } from './udp.js';
 import { parseAddress } from './address.js';
 
 export * from './types.js';
@@ -31,6 +32,17 @@ export {
 export { shmTransport, shmSocketPath } from './shm.js';
 export { FifoWriter, openFifoWriter, ensureFifo, fifoPath, type FifoWriterOptions } from './fifo.js';
 export { FifoReader, openFifoReader, type FifoReaderOptions } from './fifo-reader.js';
+export {
+  UdpPublisher,
+  UdpReceiver,
+  udpEndpoint,
+  UDP_MAX_DATAGRAM_BYTES,
+  DEFAULT_UDP_DATAGRAM_BYTES,
+  type UdpMessage,
+  type UdpPublisherOptions,
+  type UdpReceiverOptions,
+  type UdpReceiverStats,
+} from './udp.js';
 export { FIFO_ATOMIC_BYTES, type FifoMessage, type FifoWriterIdentity, type FifoDecoderStats } from './fifo-record.js';
 
 /** The hub used for `inproc://` when the caller passes none. */
@@ -62,6 +74,7 @@ export const defaultTransports: TransportTable = Object.freeze({
   'worker:': workerTransport,
   'shm:': shmTransport,
   'fifo:': fifoTransport,
+  'udp:': udpTransport,
 });
 
 function pick(table: TransportTable, url: URL): TransportFactory {
