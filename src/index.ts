@@ -16,3 +16,5 @@ export { InprocHub, channelFromStreams, defaultTransports, defaultUrl, defaultSo
 export { channelFromPort, workerPortPair, workerPortTransport, type PortChannelOptions, type WorkerPair, type WorkerPairOptions } from './transports/index.js';
 export type { TransportTable, TransportFactory, ByteChannel, Listener } from './transports/index.js';
 export type { Headers } from './wire/index.js';
+// Typed service contracts (docs/services.md).
+export * from './contract/index.js';

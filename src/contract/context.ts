@@ -1,0 +1,162 @@
+/**
+ * The handler context and the ambient call context that makes deadlines and cancellation
+ * travel: while a handler runs, AsyncLocalStorage holds its context, and any service
+ * call made inside it inherits the remaining time and the abort signal. A call's own
+ * options can shorten the deadline, never extend it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from '../client/index.js';
+import { ErrorCode, PlexusError } from '../errors/index.js';
+
+/** Log levels of the handler logger. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Where handler log lines go: one call per line, with the service, method and request id in `fields`. */
+export type LogSink = (level: LogLevel, message: string, fields: Readonly<Record<string, unknown>>) => void;
+
+/** A small structured logger bound to one request. */
+export interface ServiceLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** The default sink: warnings and errors to stderr as one JSON line; debug/info dropped. */
+export const stderrLogSink: LogSink = (level, message, fields) => {
+  if (level === 'warn' || level === 'error') console.error(JSON.stringify({ level, message, ...fields }));
+};
+
+/** What a service handler gets besides its input. */
+export interface HandlerContext {
+  /** Epoch ms when the caller stops waiting, or undefined if it set no deadline. */
+  readonly deadline: number | undefined;
+  /**
+   * Aborts when the caller cancels, its deadline passes, or it disconnects (reason: a
+   * PlexusError CANCELLED or TIMEOUT). Pass it to whatever the handler awaits.
+   */
+  readonly signal: AbortSignal;
+  /** The caller's identity, stamped by the broker from its authenticated connection. */
+  readonly caller: string;
+  /** The request's application headers (the content type included). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** A logger whose lines carry the service, method and request id. */
+  readonly log: ServiceLogger;
+  /** The request id: the caller's `request-id` header, else one made on arrival. */
+  readonly requestId: string;
+  /** `<service>.<method>`. */
+  readonly method: string;
+}
+
+/** Header that carries a request id across hops. */
+export const REQUEST_ID_HEADER = 'request-id';
+
+/** What nested calls inherit. */
+export interface AmbientCall {
+  readonly deadline: number | undefined;
+  /** Read lazily: the core makes the signal (an AbortController and a timer) only on demand. */
+  readonly signal: AbortSignal;
+  readonly requestId: string;
+}
+
+const storage = new AsyncLocalStorage<AmbientCall>();
+
+/** The context of the handler this code runs inside, if any. */
+export function currentCall(): AmbientCall | undefined {
+  return storage.getStore();
+}
+
+/** Run `fn` with `ctx` as the ambient call context. */
+export function runWithCall<T>(ctx: AmbientCall, fn: () => T): T {
+  return storage.run(ctx, fn);
+}
+
+function makeLogger(sink: LogSink, base: Readonly<Record<string, unknown>>): ServiceLogger {
+  const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    try {
+      sink(level, message, fields ? { ...base, ...fields } : base);
+    } catch {
+      // A failing log sink must not fail the request.
+    }
+  };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+/** The handler context for one request, on top of the core's request context. */
+export class RequestHandlerContext implements HandlerContext, AmbientCall {
+  private logger: ServiceLogger | undefined;
+  private id: string | undefined;
+
+  constructor(
+    private readonly core: RequestContext,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly method: string,
+    private readonly sink: LogSink,
+  ) {
+    this.id = headers[REQUEST_ID_HEADER];
+  }
+
+  /** The caller's id, or one made on first use (most requests never need one). */
+  get requestId(): string {
+    return (this.id ??= randomUUID());
+  }
+
+  get deadline(): number | undefined {
+    return this.core.deadline;
+  }
+
+  get signal(): AbortSignal {
+    return this.core.signal;
+  }
+
+  get caller(): string {
+    return this.core.from;
+  }
+
+  get log(): ServiceLogger {
+    return (this.logger ??= makeLogger(this.sink, { method: this.method, requestId: this.requestId }));
+  }
+}
+
+/** The effective deadline and signal of a call, from its options and the ambient call. */
+export interface CallLimits {
+  /** Epoch ms, or undefined for none. */
+  readonly deadline: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly requestId: string | undefined;
+}
+
+/**
+ * Combine a call's own timeout and signal with the ambient handler's: the earlier
+ * deadline wins, and either signal aborts the call.
+ */
+export function callLimits(timeoutMs: number | undefined, signal: AbortSignal | undefined, now = Date.now()): CallLimits {
+  const ambient = storage.getStore();
+  let deadline = timeoutMs !== undefined && timeoutMs > 0 ? now + timeoutMs : undefined;
+  if (ambient?.deadline !== undefined && (deadline === undefined || ambient.deadline < deadline)) deadline = ambient.deadline;
+  let sig = signal;
+  if (ambient) sig = sig ? AbortSignal.any([sig, ambient.signal]) : ambient.signal;
+  return { deadline, signal: sig, requestId: ambient?.requestId };
+}
+
+/** PLEXUS_ERR_TIMEOUT for a deadline that passed before the call could go out. */
+export function deadlinePassed(what: string): PlexusError {
+  return new PlexusError(ErrorCode.TIMEOUT, `the deadline for ${what} passed before it was sent`);
+}
+
+/** Resolve after `ms`, or reject with the signal's reason. */
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

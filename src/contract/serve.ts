@@ -1,0 +1,235 @@
+/**
+ * `serveService`: one queue-group subscription per method on `$SRV.<name>.<major>.<method>`,
+ * so instances of a service share the load round-robin. Each request: pick the codec
+ * from `content-type`, decode, validate the input, run the handler inside the ambient
+ * call context (so its own calls inherit deadline and cancellation), validate the
+ * output, encode the reply in the request's codec.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Connection, Message, RequestContext, Subscription } from '../client/index.js';
+import type { Codec, CodecRegistry } from '../codec/index.js';
+import { ErrorCode, PlexusError } from '../errors/index.js';
+import { RequestHandlerContext, runWithCall, stderrLogSink, type LogSink } from './context.js';
+import { isServiceContract, methodSubject } from './define.js';
+import { ServiceError, toWireError } from './errors.js';
+import type { ServiceImpl } from './handler-types.js';
+import { MethodStatsTable, type MethodStats } from './stats.js';
+import type { MethodDefinition, ServiceContract } from './types.js';
+import { isPromiseLike, validateWith } from './validate.js';
+import { requestCodec, serverRegistry } from './wire-codec.js';
+
+/** Options of {@link serveService}. */
+export interface ServeServiceOptions {
+  /** Queue group shared by the service's instances. @default the service name */
+  readonly queue?: string;
+  /** Free-form metadata of this instance (for discovery). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Validate inputs and outputs against the schemas. @default true */
+  readonly validate?: boolean;
+  /** Where handler logs (and unexpected handler errors) go. @default warnings and errors to stderr */
+  readonly log?: LogSink;
+  /** Codecs accepted besides json, msgpack, cbor and the contract's own (e.g. protobuf message codecs). */
+  readonly codecs?: readonly Codec[];
+  /** How long `close()` waits for running handlers. @default 5000 */
+  readonly closeTimeoutMs?: number;
+  /** Stop serving when this signal aborts (like `close()`). */
+  readonly signal?: AbortSignal;
+  /**
+   * Called once the instance serves (the seam discovery registers instances through);
+   * a returned function runs on `close()`, before the subscriptions go.
+   */
+  readonly onStart?: (server: ServiceServer) => void | (() => void | Promise<void>);
+}
+
+/** A running service instance. */
+export interface ServiceServer {
+  readonly contract: ServiceContract;
+  /** Unique id of this instance. */
+  readonly id: string;
+  /** Epoch ms it started serving. */
+  readonly started: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** The queue group its subscriptions use. */
+  readonly queue: string;
+  /** Method name → subject served. */
+  readonly subjects: Readonly<Record<string, string>>;
+  /** Handlers running now. */
+  readonly running: number;
+  /** Per-method counts, errors and latency since start. */
+  stats(): Record<string, MethodStats>;
+  /** Resolves once the broker has the subscriptions (requests from other connections reach this instance). */
+  ready(): Promise<void>;
+  /** Stop taking requests, wait (bounded) for running handlers, then resolve. */
+  close(): Promise<void>;
+  /** Settles when the server has closed. */
+  readonly closed: Promise<void>;
+}
+
+/** What a registered method handler needs at request time. */
+export interface MethodRuntime {
+  readonly what: string;
+  readonly def: MethodDefinition;
+  readonly handler: (input: unknown, ctx: RequestHandlerContext) => unknown;
+  readonly validate: boolean;
+  readonly sink: LogSink;
+  readonly fallback: Codec;
+  readonly registry: CodecRegistry;
+  readonly stats: MethodStats;
+}
+
+/** Turn a handler's failure into its wire error, logging what the caller will not see. */
+export function failRequest(rt: MethodRuntime, ctx: RequestHandlerContext, err: unknown): PlexusError {
+  rt.stats.errors++;
+  const wire = toWireError(err, rt.what, ctx.requestId);
+  if (!(err instanceof ServiceError) && !(err instanceof PlexusError)) {
+    ctx.log.error('handler threw an unexpected error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  } else if (err instanceof ServiceError && err.code === ErrorCode.VALIDATION && (err.details as { where?: string })?.where === 'output') {
+    ctx.log.error('handler returned a value that fails the output schema', { issues: (err.details as { issues?: unknown }).issues });
+  }
+  return wire;
+}
+
+/** Serve one unary request. */
+function serveUnary(rt: MethodRuntime, msg: Message, core: RequestContext): Promise<Uint8Array> | Uint8Array {
+  const started = performance.now();
+  const headers = msg.headers;
+  const ctx = new RequestHandlerContext(core, headers, rt.what, rt.sink);
+  rt.stats.requests++;
+  const run = async (codec: Codec, input: unknown): Promise<Uint8Array> => {
+    try {
+      let value = input;
+      if (rt.validate) value = await validateWith(rt.def.input, input, 'input', rt.what);
+      let out = await runWithCall(ctx, () => rt.handler(value, ctx));
+      if (rt.validate) out = await validateWith(rt.def.output, out, 'output', rt.what);
+      const bytes = codec.encode(out);
+      rt.stats.totalMs += performance.now() - started;
+      return bytes;
+    } catch (err) {
+      rt.stats.totalMs += performance.now() - started;
+      throw failRequest(rt, ctx, err);
+    }
+  };
+  let codec: Codec;
+  let input: unknown;
+  try {
+    codec = requestCodec(headers, rt.fallback, rt.registry);
+    input = codec.decode(msg.data);
+  } catch (err) {
+    rt.stats.totalMs += performance.now() - started;
+    throw failRequest(rt, ctx, err);
+  }
+  return run(codec, input);
+}
+
+function checkImpl(contract: ServiceContract, impl: object): void {
+  if (typeof impl !== 'object' || impl === null) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'a service implementation must be an object');
+  for (const name of Object.keys(contract.methods)) {
+    if (typeof (impl as Record<string, unknown>)[name] !== 'function') {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `the implementation of ${contract.name} has no handler for ${name}`);
+    }
+  }
+}
+
+/**
+ * Serve a contract on `bus`: every method of `impl` becomes a request handler on its
+ * subject, validated against the schemas. Returns the running instance.
+ *
+ * @throws PLEXUS_ERR_INVALID_ARGUMENT if `impl` lacks a method or the contract is not one.
+ */
+export function serveService<C extends ServiceContract>(
+  bus: Connection,
+  contract: C,
+  impl: ServiceImpl<C>,
+  options: ServeServiceOptions = {},
+): ServiceServer {
+  if (!isServiceContract(contract)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'serveService needs a contract from defineService');
+  checkImpl(contract, impl);
+  for (const [name, def] of Object.entries(contract.methods)) {
+    if (def.stream !== undefined) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${contract.name}.${name}: ${def.stream}-streaming methods are not served yet`);
+    }
+  }
+  const queue = options.queue ?? contract.name;
+  const sink = options.log ?? stderrLogSink;
+  const registry = serverRegistry(contract, options.codecs);
+  const validate = options.validate ?? true;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+  const stats = new MethodStatsTable();
+  const subs: Subscription[] = [];
+  const subjects: Record<string, string> = {};
+  let running = 0;
+
+  for (const [name, def] of Object.entries(contract.methods)) {
+    const fn = (impl as Record<string, (input: unknown, ctx: RequestHandlerContext) => unknown>)[name]!;
+    const rt: MethodRuntime = {
+      what: `${contract.name}.${name}`,
+      def,
+      handler: (input, ctx) => fn.call(impl, input, ctx),
+      validate,
+      sink,
+      fallback: contract.codec,
+      registry,
+      stats: stats.method(name),
+    };
+    const subject = methodSubject(contract, name);
+    subjects[name] = subject;
+    subs.push(
+      bus.serve(
+        subject,
+        (msg, core) => {
+          running++;
+          let result: Promise<Uint8Array> | Uint8Array;
+          try {
+            result = serveUnary(rt, msg, core);
+          } catch (err) {
+            running--;
+            throw err;
+          }
+          if (!isPromiseLike(result)) {
+            running--;
+            return result;
+          }
+          return result.finally(() => running--);
+        },
+        { queue },
+      ),
+    );
+  }
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  let closing: Promise<void> | undefined;
+  let onStop: void | (() => void | Promise<void>) = undefined;
+  const server: ServiceServer = {
+    contract,
+    id: randomUUID(),
+    started: Date.now(),
+    metadata: Object.freeze({ ...(options.metadata ?? {}) }),
+    queue,
+    subjects: Object.freeze(subjects),
+    get running() {
+      return running;
+    },
+    stats: () => stats.snapshot(),
+    ready: () => bus.flush(),
+    close: () =>
+      (closing ??= (async () => {
+        options.signal?.removeEventListener('abort', onAbort);
+        try {
+          if (typeof onStop === 'function') await onStop();
+        } catch {
+          // A failing deregistration must not keep the server serving.
+        }
+        for (const s of subs) s.unsubscribe();
+        const deadline = Date.now() + closeTimeoutMs;
+        while (running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        resolveClosed();
+      })()),
+    closed,
+  };
+  const onAbort = (): void => void server.close();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  onStop = options.onStart?.(server);
+  if (options.signal?.aborted) void server.close();
+  return server;
+}
