@@ -1,0 +1,45 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { semaphore } from '../../src/patterns/index.js';
+import { rejectionCode, sleep, within } from '../helpers/wait.js';
+import { coordFixture } from './coord-helpers.js';
+
+void it('N permits: the N+1th waits until one is released', async (t) => {
+  const f = await coordFixture(t);
+  const s = semaphore(f.bus, 'pool', { permits: 3, ttlMs: 60_000 });
+  const held = [await s.acquire(), await s.acquire(), await s.acquire()];
+  assert.equal(new Set(held.map((l) => l.token)).size, 3);
+  assert.equal(await s.tryAcquire(), undefined);
+  let done = false;
+  const fourth = s.acquire({ timeoutMs: 20_000 }).then((l) => ((done = true), l));
+  await sleep(200);
+  assert.equal(done, false);
+  assert.equal((await s.info()).holders.length, 3);
+  await held[1]!.release();
+  const l4 = await within(fourth, 3000, 'woken by the release');
+  assert.ok(l4.token > Math.max(...held.map((l) => l.token)));
+  assert.equal((await s.info()).holders.length, 3);
+  for (const l of [held[0]!, held[2]!, l4]) await l.release();
+  assert.equal((await s.info()).holders.length, 0);
+  // Disagreeing about the permits while it is in use is refused.
+  const one = await s.acquire();
+  assert.equal(await rejectionCode(semaphore(f.bus, 'pool', { permits: 5 }).acquire({ timeoutMs: 100 }), 3000), 'PLEXUS_ERR_DURABLE_EXISTS');
+  await one.release();
+  assert.throws(() => semaphore(f.bus, 'pool', { permits: 0 }), { code: 'PLEXUS_ERR_INVALID_ARGUMENT' });
+});
+
+void it('a permit holder that is killed gives its permit back when its lease expires; renewal keeps the others', async (t) => {
+  const f = await coordFixture(t);
+  const s = semaphore(f.bus, 'workers', { permits: 2, ttlMs: 400 });
+  const mine = await s.acquire();
+  const child = await f.child('hold', 'sem', 'workers', '2', '400');
+  await child.waitLine(/^acquired \d+$/, 10_000);
+  await sleep(900); // both renew past two TTLs
+  assert.equal(mine.lost, false);
+  assert.equal(await s.tryAcquire(), undefined);
+  await child.kill();
+  const next = await within(s.acquire({ timeoutMs: 5000 }), 6000, 'permit freed by expiry');
+  assert.equal((await s.info()).holders.length, 2);
+  await next.release();
+  await mine.release();
+});
