@@ -12,6 +12,7 @@ import { Authenticator } from './auth.js';
 import { newCounters, type BrokerContext, type BrokerCounters } from './context.js';
 import { startMonitor, type BrokerStatus, type Monitor } from './monitor.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
+import { Registry } from './registry.js';
 import { RequestTracker } from './requests.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
@@ -55,6 +56,7 @@ class BrokerImpl implements BrokerContext, Broker {
   readonly auth: Authenticator;
   readonly router = new Router<Session>();
   readonly requests: RequestTracker;
+  readonly registry: Registry;
   readonly counters: BrokerCounters = newCounters();
   readonly sessions = new Set<Session>();
   shuttingDown = false;
@@ -71,6 +73,7 @@ class BrokerImpl implements BrokerContext, Broker {
     this.serverId = config.serverId ?? randomBytes(4).toString('hex');
     this.auth = new Authenticator(config.auth);
     this.requests = new RequestTracker(this.options.maxTrackedRequestsPerConnection);
+    this.registry = new Registry(this.router, this.serverId, config.registry);
     this.advisoryHeaders = encodeHeaders({ ':from': '$SYS', ':conn': this.serverId })!;
   }
 
@@ -216,6 +219,7 @@ class BrokerImpl implements BrokerContext, Broker {
       counters: { ...this.counters },
       rates: { msgsInPerSec: Math.round(this.rateSample.inPerSec), msgsOutPerSec: Math.round(this.rateSample.outPerSec) },
       clients,
+      registry: this.registry.status(),
     };
   }
 

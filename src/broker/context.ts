@@ -1,6 +1,7 @@
 import type { Authenticator } from './auth.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import type { RequestTracker } from './requests.js';
+import type { Registry } from './registry.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
 
@@ -27,6 +28,8 @@ export interface BrokerContext {
   readonly auth: Authenticator;
   readonly router: Router<Session>;
   readonly requests: RequestTracker;
+  /** Service instances registered by clients (registry.ts). */
+  readonly registry: Registry;
   readonly counters: BrokerCounters;
   readonly shuttingDown: boolean;
   /** Publish a broker advisory (JSON) on `$SYS.ADVISORY.<kind>`. */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { DEFAULT_PORTS, hostOf } from '../transports/index.js';
 import type { BrokerCounters } from './context.js';
+import type { RegistryStatus } from './registry.js';
 
 /** A snapshot of broker state served at /status. */
 export interface BrokerStatus {
@@ -30,6 +31,8 @@ export interface BrokerStatus {
     readonly pendingBytes: number;
     readonly dropped: number;
   }[];
+  /** Registered service instances (docs/discovery.md). */
+  readonly registry: RegistryStatus;
 }
 
 /** A running monitor endpoint. */
@@ -65,6 +68,7 @@ export function renderMetrics(s: BrokerStatus): string {
     ['plexus_subscriptions', 'Active subscriptions', s.subscriptions],
     ['plexus_tracked_requests', 'Requests in flight tracked for cancellation', s.trackedRequests],
     ['plexus_uptime_seconds', 'Seconds since the broker started', s.uptimeSeconds],
+    ['plexus_service_instances', 'Service instances in the registry', s.registry.instances],
   ];
   for (const [name, help, v] of gauges) lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${v}`);
   lines.push('# HELP plexus_pending_bytes Outbound bytes queued per connection', '# TYPE plexus_pending_bytes gauge');

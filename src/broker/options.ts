@@ -1,6 +1,7 @@
 import type { TlsOptions, SecureContextOptions } from 'node:tls';
 import type { InprocHub, TransportTable } from '../transports/index.js';
 import type { AuthConfig } from './auth.js';
+import type { RegistryOptions } from './registry.js';
 
 /** What the broker does when a connection cannot keep up with what is sent to it. */
 export type SlowConsumerPolicy = 'block' | 'disconnect' | 'drop';
@@ -50,6 +51,8 @@ export interface BrokerOptions {
   readonly inproc?: InprocHub;
   /** Server name reported in WELCOME and /status. @default random */
   readonly serverId?: string;
+  /** Service registry limits (docs/discovery.md). */
+  readonly registry?: RegistryOptions;
 }
 
 /** Options after defaults are applied. */

@@ -20,6 +20,7 @@ import {
 } from '../wire/index.js';
 import { CompiledPermissions, type Credentials } from './auth.js';
 import type { BrokerContext } from './context.js';
+import { REGISTRY_PREFIX } from './registry.js';
 import type { RequestParty } from './requests.js';
 import { filterMatches, type Route } from './router.js';
 
@@ -251,6 +252,8 @@ export class Session implements TransportSink, RequestParty {
       counters.permissionDenied++;
       return this.refuse(ErrorCode.PERMISSION_DENIED, `not allowed to receive replies on ${f.reply}`, f);
     }
+    // The broker itself answers registry requests; nothing is routed to subscribers.
+    if (f.subject.startsWith(REGISTRY_PREFIX)) return this.ctx.registry.onRequest(this, f);
     let headers: Uint8Array;
     if (f.headers === undefined) headers = this.stampBlock;
     else {
@@ -557,6 +560,7 @@ export class Session implements TransportSink, RequestParty {
     for (const t of this.blockedOn) t.blockers.delete(this);
     this.blockedOn.clear();
     this.ctx.requests.closed(this);
+    this.ctx.registry.sessionClosed(this, err instanceof PlexusError ? err.code : 'disconnected');
     this.ctx.sessionClosed(this, wasOpen);
   }
 }
