@@ -2,7 +2,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { barrier } from '../../src/patterns/index.js';
 import { rejection, rejectionCode, sleep, within } from '../helpers/wait.js';
-import { coordFixture } from './coord-helpers.js';
+import { coordFixture } from './lock-helpers.js';
 
 void it('N parties are released together, generation after generation', async (t) => {
   const f = await coordFixture(t);

@@ -2,7 +2,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { condvar, kv, lock } from '../../src/patterns/index.js';
 import { rejectionCode, sleep, within } from '../helpers/wait.js';
-import { coordFixture } from './coord-helpers.js';
+import { coordFixture } from './lock-helpers.js';
 
 void it('wait releases the lock atomically; notify wakes the waiter, which holds the lock again', async (t) => {
   const f = await coordFixture(t);

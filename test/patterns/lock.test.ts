@@ -2,7 +2,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kv, lock } from '../../src/patterns/index.js';
 import { rejection, rejectionCode, sleep, waitFor, within } from '../helpers/wait.js';
-import { coordFixture } from './coord-helpers.js';
+import { coordFixture } from './lock-helpers.js';
 
 void it('acquire / release: one holder at a time, strictly increasing fencing tokens, a waiter woken by the release', async (t) => {
   const f = await coordFixture(t);

@@ -2,7 +2,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { semaphore } from '../../src/patterns/index.js';
 import { rejectionCode, sleep, within } from '../helpers/wait.js';
-import { coordFixture } from './coord-helpers.js';
+import { coordFixture } from './lock-helpers.js';
 
 void it('N permits: the N+1th waits until one is released', async (t) => {
   const f = await coordFixture(t);

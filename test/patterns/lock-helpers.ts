@@ -16,13 +16,13 @@ export interface CoordFixture {
   readonly bus: Connection;
   service: DurableService;
   restart(): Promise<void>;
-  /** Start `coord-child.js` with `args` (after the broker URL). */
+  /** Start `lock-child.js` with `args` (after the broker URL). */
   child(...args: string[]): Promise<TestChild>;
   /** Another client connection. */
   client(): Promise<Connection>;
 }
 
-const childScript = new URL('./fixtures/coord-child.js', import.meta.url);
+const childScript = new URL('./fixtures/lock-child.js', import.meta.url);
 
 export async function coordFixture(t: TestContext): Promise<CoordFixture> {
   const cleanup = new Cleanup(t);
