@@ -91,9 +91,17 @@ export interface DurableClient {
   ): Promise<{ stream: string; seq: number; duplicate: boolean }>;
   createConsumer(config: ConsumerConfigInput): Promise<ConsumerInfo>;
   consumerInfo(stream: string, name: string): Promise<ConsumerInfo>;
-  /** Pull up to `batch` (≤ 256) messages, waiting up to `expiresMs` (≤ 60000) for the first. */
-  fetch(stream: string, consumer: string, options?: { batch?: number; expiresMs?: number }): Promise<DurableMessage[]>;
+  /**
+   * Pull up to `batch` (≤ 256) messages and about `maxBytes` (always at least one),
+   * waiting up to `expiresMs` (≤ 60000) for the first.
+   */
+  fetch(stream: string, consumer: string, options?: { batch?: number; expiresMs?: number; maxBytes?: number }): Promise<DurableMessage[]>;
+  /** Read up to `batch` stored messages from `startSeq` on, without a consumer (nothing to settle). */
+  read(stream: string, options?: { startSeq?: number; batch?: number }): Promise<StoredMessage[]>;
 }
+
+/** A stored message read without a consumer. */
+export type StoredMessage = Pick<DurableMessage, 'seq' | 'subject' | 'headers' | 'data' | 'from' | 'timestamp' | 'string' | 'json'>;
 
 const decoder = new TextDecoder();
 
@@ -148,8 +156,28 @@ export function durable(bus: Connection, options: DurableClientOptions = {}): Du
       if (!Number.isSafeInteger(expiresMs) || expiresMs < 0 || expiresMs > MAX_EXPIRES_MS) {
         throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `expiresMs must be 0-${MAX_EXPIRES_MS}`);
       }
-      const list = await call<WireDurableMessage[]>(`${DS.CONSUMER_NEXT}.${stream}.${consumer}`, { batch, expiresMs }, expiresMs + timeout);
+      if (o.maxBytes !== undefined && (!Number.isSafeInteger(o.maxBytes) || o.maxBytes < 1)) {
+        throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'maxBytes must be a positive integer');
+      }
+      const body = o.maxBytes !== undefined ? { batch, expiresMs, maxBytes: o.maxBytes } : { batch, expiresMs };
+      const list = await call<WireDurableMessage[]>(`${DS.CONSUMER_NEXT}.${stream}.${consumer}`, body, expiresMs + timeout);
       return list.map(wrap);
+    },
+    async read(stream, o = {}) {
+      const list = await call<WireDurableMessage[]>(DS.STREAM_READ, { name: stream, ...o });
+      return list.map((w) => {
+        const data = new Uint8Array(Buffer.from(w.data, 'base64'));
+        return {
+          seq: w.seq,
+          subject: w.subject,
+          headers: w.headers,
+          data,
+          from: w.from,
+          timestamp: w.timestamp,
+          string: () => decoder.decode(data),
+          json: <T>() => JSON.parse(decoder.decode(data)) as T,
+        };
+      });
     },
   };
 }

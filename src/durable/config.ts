@@ -4,7 +4,7 @@
  * subjects of the control API.
  */
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { subjectProblem } from '../wire/index.js';
+import { patternsIntersect, subjectProblem } from '../wire/index.js';
 
 /** Prefix of every control subject. */
 export const DS_PREFIX = '$PLX.DS';
@@ -16,8 +16,51 @@ export const DS = {
   CONSUMER_CREATE: `${DS_PREFIX}.CONSUMER.CREATE`,
   CONSUMER_INFO: `${DS_PREFIX}.CONSUMER.INFO`,
   CONSUMER_NEXT: `${DS_PREFIX}.CONSUMER.NEXT`,
+  /** `.<stream>.<consumer>`: start, refill, keep alive or stop a push session. */
+  CONSUMER_PUSH: `${DS_PREFIX}.CONSUMER.PUSH`,
+  /** Read stored messages without a consumer (inspection, e.g. of a DLQ). */
+  STREAM_READ: `${DS_PREFIX}.STREAM.READ`,
   ACK: `${DS_PREFIX}.ACK`,
 } as const;
+
+/** Publisher header: deliver no earlier than this many ms after the message is stored. */
+export const DELAY_HEADER = 'ds-delay-ms';
+/** Publisher header: deliver no earlier than this epoch time (ms). */
+export const DELIVER_AT_HEADER = 'ds-deliver-at';
+/** Publisher header: never deliver this message once this many ms have passed since it was stored. */
+export const TTL_HEADER = 'ds-ttl-ms';
+/** Header of a pushed message: its delivery metadata as JSON ({@link PushMeta}). */
+export const META_HEADER = 'ds-meta';
+/** Header of a push-session status message (no payload): `heartbeat`. */
+export const STATUS_HEADER = 'ds-status';
+/** User headers starting with this are reserved for the service (dropped on capture, except the scheduling ones). */
+export const SERVICE_HEADER_PREFIX = 'ds-';
+/** Longest delay (`ds-delay-ms`, or `ds-deliver-at` from now): 30 days. */
+export const MAX_DELAY_MS = 30 * 86_400_000;
+/** Longest per-message TTL: 365 days. */
+export const MAX_TTL_MS = 365 * 86_400_000;
+/** Most delayed messages one consumer holds back at a time (further new messages wait to be read). */
+export const MAX_SCHEDULED = 100_000;
+/** Stream name prefix of mailboxes: `mbox-<owner>`, capturing exactly `mailbox.<owner>`. */
+export const MAILBOX_STREAM_PREFIX = 'mbox-';
+/** Subject prefix of mailboxes. */
+export const MAILBOX_SUBJECT_PREFIX = 'mailbox.';
+
+/** Delivery metadata of a pushed message (the {@link META_HEADER} header). */
+export interface PushMeta {
+  readonly seq: number;
+  readonly subject: string;
+  readonly from: string;
+  readonly timestamp: number;
+  readonly deliveryCount: number;
+  readonly ackSubject: string;
+}
+
+/** The mailbox owner a stream (or its DLQ) belongs to, or undefined for other streams. */
+export function mailboxOwner(stream: string): string | undefined {
+  const base = stream.startsWith('DLQ.') ? stream.slice(4) : stream;
+  return base.startsWith(MAILBOX_STREAM_PREFIX) ? base.slice(MAILBOX_STREAM_PREFIX.length) : undefined;
+}
 
 /** Most messages one fetch returns. */
 export const MAX_BATCH = 256;
@@ -101,6 +144,8 @@ export interface ConsumerInfo {
     readonly ackFloor: number;
     /** Delivered and not yet acknowledged. */
     readonly pending: number;
+    /** Delayed messages read past the cursor and not yet due. */
+    readonly scheduled: number;
   };
 }
 
@@ -151,6 +196,7 @@ export function parseStreamConfig(v: unknown, allowDlq = false): StreamConfig {
   if (!allowDlq && name.startsWith('DLQ.')) throw bad('DLQ.* streams are created by the service', { name });
   if (!Array.isArray(o.subjects) || o.subjects.length > 64) throw bad('subjects must be an array of at most 64 patterns');
   const subjects = o.subjects.map(checkPattern);
+  checkMailboxShape(name, subjects);
   let fsync: DurableFsync = 'always';
   if (o.fsync !== undefined && o.fsync !== 'always') {
     const f = obj(o.fsync, 'fsync');
@@ -174,6 +220,26 @@ export function parseStreamConfig(v: unknown, allowDlq = false): StreamConfig {
   if (mb !== undefined) out.maxBytes = mb;
   if (ma !== undefined) out.maxAgeMs = ma;
   return out;
+}
+
+/**
+ * Mailbox streams are `mbox-<owner>` capturing exactly `mailbox.<owner>`, and no other
+ * stream may capture `mailbox.>`: so nobody can create a stream that reads someone
+ * else's mail or swallows it.
+ */
+function checkMailboxShape(name: string, subjects: readonly string[]): void {
+  const owner = name.startsWith('DLQ.') ? undefined : mailboxOwner(name);
+  if (owner !== undefined) {
+    if (owner.length === 0 || subjects.length !== 1 || subjects[0] !== `${MAILBOX_SUBJECT_PREFIX}${owner}`) {
+      throw bad(`stream ${name} is a mailbox: it must capture exactly ${MAILBOX_SUBJECT_PREFIX}${owner}`, { name });
+    }
+    return;
+  }
+  for (const s of subjects) {
+    if (patternsIntersect(s, `${MAILBOX_SUBJECT_PREFIX}>`)) {
+      throw bad(`only mailbox streams (${MAILBOX_STREAM_PREFIX}<owner>) may capture ${s}`, { subject: s });
+    }
+  }
 }
 
 /** Validate and default a consumer config. */

@@ -8,13 +8,14 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions, type Message, type Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import type { StoredRecord } from '../store/index.js';
-import { FROM_HEADER, RESERVED_PREFIX, decodeHeaders, encodeHeaders, patternsIntersect } from '../wire/index.js';
+import { FROM_HEADER, decodeHeaders, encodeHeaders, patternsIntersect } from '../wire/index.js';
+import { claim, toWire, userHeaders } from './claim.js';
 import {
   DS,
   MAX_BATCH,
   MAX_EXPIRES_MS,
   checkConsumerName,
+  mailboxOwner,
   checkStreamName,
   parseConsumerConfig,
   parseStreamConfig,
@@ -24,6 +25,8 @@ import {
   type WireDurableMessage,
 } from './config.js';
 import { readJson, writeFileAtomic } from './files.js';
+import { PushSessions, parseGrant } from './push.js';
+import { scheduleHeaders } from './schedule.js';
 import { startKvCoord, type KvCoord } from './kv-coord.js';
 import { Consumer, DurableStream, Mutex } from './stream.js';
 
@@ -44,6 +47,13 @@ export interface DurableServiceOptions {
    * a dead-letter move that will be retried. @default ignored
    */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Who may read a mailbox (`mbox-<owner>`: consumers, fetch, push, acks, reads):
+   * `'owner'` only the identity `<owner>` as the broker stamped it; `'open'` anyone.
+   * @default 'open' when the service's own connection is `anonymous` (a broker without
+   * auth), else 'owner'
+   */
+  readonly mailboxAccess?: 'owner' | 'open';
 }
 
 const textDecoder = new TextDecoder();
@@ -72,18 +82,24 @@ export class DurableService {
   private sweeping = false;
   /** KV buckets and locks/semaphores/barriers/condition variables (docs/kv.md, docs/coordination.md). */
   private kvCoord: KvCoord | undefined;
+  private readonly push: PushSessions;
+  private readonly mailboxAccess: 'owner' | 'open';
 
   private constructor(
     readonly bus: Connection,
     private readonly ownsBus: boolean,
     readonly dir: string,
     private readonly onError: (err: unknown) => void,
-  ) {}
+    mailboxAccess: 'owner' | 'open' | undefined,
+  ) {
+    this.push = new PushSessions(bus, onError, (st) => !this.closing && this.streams.get(st.config.name) === st);
+    this.mailboxAccess = mailboxAccess ?? (bus.server?.identity === 'anonymous' ? 'open' : 'owner');
+  }
 
   /** @internal use {@link startDurableService} */
   static async start(o: DurableServiceOptions): Promise<DurableService> {
     const bus = o.connection ?? (await connect(o.url === undefined ? undefined : o.url, o.connect ?? {}));
-    const svc = new DurableService(bus, !o.connection, o.dir, o.onError ?? (() => undefined));
+    const svc = new DurableService(bus, !o.connection, o.dir, o.onError ?? (() => undefined), o.mailboxAccess);
     try {
       await svc.load();
       svc.listenControl();
@@ -141,7 +157,10 @@ export class DurableService {
       const now = Date.now();
       if (Array.isArray(raw.pending)) {
         for (const e of raw.pending as unknown[]) {
-          if (Array.isArray(e) && typeof e[0] === 'number' && typeof e[1] === 'number') c.pending.set(e[0], { count: e[1], deadline: now });
+          if (!Array.isArray(e) || typeof e[0] !== 'number' || typeof e[1] !== 'number') continue;
+          // A delayed entry (count 0) keeps its due time.
+          if (e[1] === 0 && typeof e[2] === 'number') c.schedule(e[0], e[2]);
+          else c.pending.set(e[0], { count: e[1], deadline: now });
         }
       }
       st.consumers.set(config.name, c);
@@ -171,7 +190,7 @@ export class DurableService {
       subs.push(
         ...this.listen(pattern, async (msg) => {
           // Fetch replies carry payloads base64 in JSON: store only what a fetch can return.
-          const headers = { ...msg.headers };
+          const headers = scheduleHeaders(msg.headers, Date.now());
           let size = msg.data.length + 2 * (msg.subject.length + msg.from.length);
           for (const k of Object.keys(headers)) size += 2 * (k.length + headers[k]!.length + 4);
           if (size > this.fetchBudget()) {
@@ -193,9 +212,26 @@ export class DurableService {
     this.control.push(
       this.bus.serve(DS.STREAM_CREATE, json((b) => this.admin.run(() => this.createStream(parseStreamConfig(b))))),
       this.bus.serve(DS.STREAM_INFO, json(async (b) => this.stream((b as { name?: unknown }).name).info())),
-      this.bus.serve(DS.STREAM_DELETE, json((b) => this.admin.run(() => this.deleteStream((b as { name?: unknown }).name)))),
+      this.bus.serve(
+        DS.STREAM_DELETE,
+        json((b, msg) =>
+          this.admin.run(() => {
+            this.checkReader((b as { name?: unknown }).name, msg);
+            return this.deleteStream((b as { name?: unknown }).name);
+          }),
+        ),
+      ),
       this.bus.serve(DS.STREAM_LIST, json(async () => ({ streams: this.streamNames }))),
-      this.bus.serve(DS.CONSUMER_CREATE, json((b) => this.admin.run(() => this.createConsumer(parseConsumerConfig(b))))),
+      this.bus.serve(
+        DS.CONSUMER_CREATE,
+        json((b, msg) =>
+          this.admin.run(() => {
+            const config = parseConsumerConfig(b);
+            this.checkReader(config.stream, msg);
+            return this.createConsumer(config);
+          }),
+        ),
+      ),
       this.bus.serve(
         DS.CONSUMER_INFO,
         json(async (b) => {
@@ -204,6 +240,8 @@ export class DurableService {
         }),
       ),
       this.bus.serve(`${DS.CONSUMER_NEXT}.>`, json((b, msg) => this.next(msg, b))),
+      ...this.listen(`${DS.CONSUMER_PUSH}.>`, json(async (b, msg) => this.pushGrant(msg, b))),
+      this.bus.serve(DS.STREAM_READ, json(async (b, msg) => this.read(msg, b))),
       ...this.listen(`${DS.ACK}.>`, (msg) => this.ack(msg)),
     );
   }
@@ -295,105 +333,94 @@ export class DurableService {
     return c.info();
   }
 
+  /**
+   * Mailboxes (`mbox-<owner>` and their DLQs) are read only by their owner when
+   * `mailboxAccess` is 'owner': the identity is the broker-stamped `:from`.
+   */
+  private checkReader(stream: unknown, msg: Message): void {
+    if (this.mailboxAccess === 'open' || typeof stream !== 'string') return;
+    const owner = mailboxOwner(stream);
+    if (owner === undefined || msg.from === owner) return;
+    throw new PlexusError(ErrorCode.PERMISSION_DENIED, `only ${owner} may read mailbox ${owner}`, {
+      details: { stream, identity: msg.from },
+    });
+  }
+
   private async next(msg: Message, body: unknown): Promise<WireDurableMessage[]> {
     const tokens = msg.subject.split('.');
     // $PLX.DS.CONSUMER.NEXT.<stream…>.<consumer>
-    const { st, c } = this.consumer(tokens.slice(4, -1).join('.'), tokens[tokens.length - 1]);
-    const o = (body ?? {}) as { batch?: unknown; expiresMs?: unknown };
+    const streamName = tokens.slice(4, -1).join('.');
+    const { st, c } = this.consumer(streamName, tokens[tokens.length - 1]);
+    this.checkReader(streamName, msg);
+    const o = (body ?? {}) as { batch?: unknown; expiresMs?: unknown; maxBytes?: unknown };
     const batch = o.batch === undefined ? 1 : o.batch;
     const expires = o.expiresMs === undefined ? 0 : o.expiresMs;
+    const maxBytes = o.maxBytes === undefined ? Infinity : o.maxBytes;
     if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) {
       throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `batch must be an integer from 1 to ${MAX_BATCH}`);
     }
     if (typeof expires !== 'number' || !Number.isSafeInteger(expires) || expires < 0 || expires > MAX_EXPIRES_MS) {
       throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `expiresMs must be an integer from 0 to ${MAX_EXPIRES_MS}`);
     }
+    if (typeof maxBytes !== 'number' || (maxBytes !== Infinity && (!Number.isSafeInteger(maxBytes) || maxBytes < 1))) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'maxBytes must be a positive integer');
+    }
+    const budget = Math.min(this.fetchBudget(), maxBytes);
     // Never wait past the caller's own deadline: what we claim then would go nowhere.
     const until = Math.min(Date.now() + expires, msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs - 50 : Infinity);
     for (;;) {
-      const out = await c.lock.run(() => this.claim(st, c, batch));
-      if (out.length > 0 || this.closing || !this.streams.has(st.config.name)) return out;
+      const { out, more } = await c.lock.run(() => claim(st, c, batch, budget));
+      if (out.length > 0 || this.closing || !this.streams.has(st.config.name)) return out.map((m) => toWire(st, c, m));
+      if (more) continue;
       const now = Date.now();
-      if (now >= until) return out;
+      if (now >= until) return [];
       let wake = until;
       for (const p of c.pending.values()) if (p.deadline < wake) wake = p.deadline;
       await st.waitForWork(Math.min(wake, until) - now);
     }
   }
 
-  /** Hand out up to `batch` messages: expired deliveries first, then new ones. */
-  private async claim(st: DurableStream, c: Consumer, batch: number): Promise<WireDurableMessage[]> {
-    const now = Date.now();
-    const budget = this.fetchBudget();
-    let bytes = 0;
-    const out: WireDurableMessage[] = [];
-    const cost = (r: StoredRecord): number => r.payload.length + 2 * ((r.headers?.length ?? 0) + r.subject.length) + 512;
-    const full = (r: StoredRecord): boolean => out.length > 0 && bytes + cost(r) > budget;
-    for (const [seq, p] of c.pending) {
-      if (out.length >= batch) break;
-      if (p.deadline > now || p.count >= c.config.maxDeliver) continue;
-      const rec = await st.log.read(seq);
-      // Acked (or termed) while the read was in flight: it must not go out again.
-      if (c.pending.get(seq) !== p) continue;
-      if (!rec) {
-        c.pending.delete(seq); // removed by retention
-        continue;
-      }
-      if (full(rec)) break;
-      p.count++;
-      p.deadline = now + c.config.ackWaitMs;
-      bytes += cost(rec);
-      out.push(this.toWire(st, c, rec, p.count));
+  /** Start, refill, keep alive or stop a push session. */
+  private pushGrant(msg: Message, body: unknown): unknown {
+    const tokens = msg.subject.split('.');
+    // $PLX.DS.CONSUMER.PUSH.<stream…>.<consumer>
+    const streamName = tokens.slice(4, -1).join('.');
+    const { st, c } = this.consumer(streamName, tokens[tokens.length - 1]);
+    this.checkReader(streamName, msg);
+    return this.push.grant(st, c, parseGrant(body));
+  }
+
+  /** `$PLX.DS.STREAM.READ { name, startSeq, batch }`: stored messages without a consumer. */
+  private async read(msg: Message, body: unknown): Promise<unknown> {
+    const o = (body ?? {}) as { name?: unknown; startSeq?: unknown; batch?: unknown };
+    const st = this.stream(o.name);
+    this.checkReader(st.config.name, msg);
+    const start = o.startSeq ?? st.log.firstSeq;
+    const batch = o.batch ?? 16;
+    if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 0) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'startSeq must be a non-negative integer');
+    if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `batch must be an integer from 1 to ${MAX_BATCH}`);
     }
-    const first = st.log.firstSeq;
-    if (c.cursor < first - 1) c.cursor = first - 1;
-    let moved = false;
-    while (out.length < batch && c.pending.size < c.config.maxAckPending && c.cursor < st.log.lastSeq) {
-      const recs = await st.log.readRange(c.cursor + 1, { maxRecords: batch - out.length, maxBytes: Math.max(1, budget - bytes) });
-      if (recs.length === 0) break;
-      let stop = false;
-      for (const rec of recs) {
-        if (out.length >= batch || c.pending.size >= c.config.maxAckPending || full(rec)) {
-          stop = true;
-          break;
-        }
-        c.cursor = rec.seq;
-        moved = true;
-        if (!c.matches(rec.subject)) continue;
-        c.pending.set(rec.seq, { count: 1, deadline: now + c.config.ackWaitMs });
-        bytes += cost(rec);
-        out.push(this.toWire(st, c, rec, 1));
-      }
-      if (stop) break;
-    }
-    // Deliveries are saved before they are handed out, so delivery counts (maxDeliver)
-    // survive a crash; a delivery whose save did not finish is simply delivered again.
-    if (out.length > 0 || moved) await c.writer.save();
-    if (moved && out.length === 0) await st.applyWorkqueue();
-    // Acks are applied without the consumer lock, so one may have landed during the
-    // awaits above: hand out only what is still pending.
-    return out.filter((m) => c.pending.has(m.seq));
+    const recs = await st.log.readRange(Math.max(start, st.log.firstSeq), { maxRecords: batch, maxBytes: this.fetchBudget() });
+    return recs.map((rec) => {
+      const headers = decodeHeaders(rec.headers) ?? {};
+      const p = rec.payload;
+      return {
+        seq: rec.seq,
+        subject: rec.subject,
+        headers: userHeaders(headers),
+        data: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'),
+        from: headers[FROM_HEADER] ?? '',
+        timestamp: rec.timestamp,
+        deliveryCount: 0,
+        ackSubject: '',
+      } satisfies WireDurableMessage;
+    });
   }
 
   /** Largest payload a fetch reply can carry alone (base64 in JSON, headers, envelope). */
   private fetchBudget(): number {
     return Math.floor(((this.bus.maxPayload - 4096) * 3) / 4) - 4096;
-  }
-
-  private toWire(st: DurableStream, c: Consumer, rec: StoredRecord, count: number): WireDurableMessage {
-    const all = decodeHeaders(rec.headers) ?? {};
-    const headers: Record<string, string> = {};
-    for (const k of Object.keys(all)) if (!k.startsWith(RESERVED_PREFIX)) headers[k] = all[k]!;
-    return {
-      seq: rec.seq,
-      subject: rec.subject,
-      headers,
-      data: Buffer.from(rec.payload.buffer, rec.payload.byteOffset, rec.payload.byteLength).toString('base64'),
-      from: all[FROM_HEADER] ?? '',
-      timestamp: rec.timestamp,
-      deliveryCount: count,
-      ackSubject: `${DS.ACK}.${c.config.name}.${rec.seq}.${count}.${st.config.name}`,
-    };
   }
 
   private async ack(msg: Message): Promise<string> {
@@ -402,6 +429,7 @@ export class DurableService {
     const seq = Number(t[4]);
     if (t.length < 7 || !Number.isSafeInteger(seq)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `bad ack subject ${msg.subject}`);
     const { st, c } = this.consumer(t.slice(6).join('.'), t[3]);
+    this.checkReader(st.config.name, msg);
     const text = textDecoder.decode(msg.data).trim();
     const verb = text.slice(0, 4);
     const p = c.pending.get(seq);
@@ -409,10 +437,10 @@ export class DurableService {
       case '+ACK':
       case '+TER': {
         if (verb === '+TER' && !text.startsWith('+TERM')) break;
-        if (!p) return '';
+        if (!p || p.count === 0) return ''; // a delayed message was never delivered: nothing to settle
         // No consumer lock: the change is synchronous, and holding the lock through the
         // save would make every ack wait for its own file write in turn.
-        c.pending.delete(seq);
+        c.remove(seq);
         await c.writer.save();
         await st.applyWorkqueue();
         return '';
@@ -428,14 +456,14 @@ export class DurableService {
             throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'nak options must be JSON: -NAK {"delayMs":N}');
           }
         }
-        if (p) {
+        if (p && p.count > 0) {
           p.deadline = Date.now() + delayMs;
           if (delayMs === 0) st.wake();
         }
         return '';
       }
       case '+WPI':
-        if (p) p.deadline = Date.now() + c.config.ackWaitMs;
+        if (p && p.count > 0) p.deadline = Date.now() + c.config.ackWaitMs;
         return '';
       default:
         break;
@@ -494,7 +522,7 @@ export class DurableService {
           };
           await dlq.appendRaw(rec.subject, encodeHeaders(headers), rec.payload);
         }
-        c.pending.delete(seq);
+        c.remove(seq);
         changed = true;
       }
       if (changed) await c.writer.save();
@@ -509,6 +537,7 @@ export class DurableService {
     if (this.closing) return;
     this.closing = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.push.closeAll();
     for (const s of this.control) s.unsubscribe();
     for (const subs of this.captures.values()) for (const s of subs) s.unsubscribe();
     this.captures.clear();

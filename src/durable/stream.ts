@@ -37,7 +37,13 @@ export class Mutex {
 export class Consumer {
   /** Highest stream sequence handed out or skipped. */
   cursor: number;
+  /**
+   * Delivered, not yet acknowledged messages; and delayed ones read past the cursor but
+   * not yet due (`count` 0, `deadline` = their deliver-at).
+   */
   readonly pending = new Map<number, PendingEntry>();
+  /** Entries of `pending` with `count` 0 (delayed, never delivered). */
+  scheduled = 0;
   readonly lock = new Mutex();
   readonly writer: CoalescingWriter;
 
@@ -48,8 +54,40 @@ export class Consumer {
   ) {
     this.cursor = cursor;
     this.writer = new CoalescingWriter(file, () =>
-      JSON.stringify({ config: this.config, cursor: this.cursor, pending: [...this.pending].map(([s, p]) => [s, p.count]) }),
+      JSON.stringify({
+        config: this.config,
+        cursor: this.cursor,
+        // A delayed entry keeps its due time: it must not come out early after a restart.
+        pending: [...this.pending].map(([s, p]) => (p.count === 0 ? [s, 0, p.deadline] : [s, p.count])),
+      }),
     );
+  }
+
+  /** Delivered and not yet acknowledged (what `maxAckPending` limits). */
+  get outstanding(): number {
+    return this.pending.size - this.scheduled;
+  }
+
+  /** Hold back a delayed message until `at`. */
+  schedule(seq: number, at: number): void {
+    if (this.pending.has(seq)) return;
+    this.pending.set(seq, { count: 0, deadline: at });
+    this.scheduled++;
+  }
+
+  /** Count one more delivery of `p`, due back after the ack wait. */
+  deliver(p: PendingEntry, now: number): void {
+    if (p.count === 0) this.scheduled--;
+    p.count++;
+    p.deadline = now + this.config.ackWaitMs;
+  }
+
+  /** Forget a pending entry (acked, terminated, expired, dead-lettered or gone). */
+  remove(seq: number): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    if (p.count === 0) this.scheduled--;
+    this.pending.delete(seq);
   }
 
   /** Every sequence at or below this is acknowledged, terminated or filtered out. */
@@ -64,7 +102,10 @@ export class Consumer {
   }
 
   info(): ConsumerInfo {
-    return { config: this.config, state: { delivered: this.cursor, ackFloor: this.ackFloor, pending: this.pending.size } };
+    return {
+      config: this.config,
+      state: { delivered: this.cursor, ackFloor: this.ackFloor, pending: this.outstanding, scheduled: this.scheduled },
+    };
   }
 }
 

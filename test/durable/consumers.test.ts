@@ -26,7 +26,7 @@ void describe('durable service: consumers', () => {
     for (const m of b) await m.ack();
     assert.deepEqual(await f.ds.fetch('q', 'c', { batch: 10, expiresMs: 50 }), []);
     const info = await f.ds.consumerInfo('q', 'c');
-    assert.deepEqual(info.state, { delivered: 10, ackFloor: 10, pending: 0 });
+    assert.deepEqual(info.state, { delivered: 10, ackFloor: 10, pending: 0, scheduled: 0 });
     // A waiting fetch is woken by a new publish.
     const waiting = f.ds.fetch('q', 'c', { batch: 10, expiresMs: 3000 });
     await sleep(50);
@@ -147,7 +147,7 @@ void describe('durable service: consumers', () => {
     assert.deepEqual(seqs(ms), [1, 2, 3, 4, 5, 6, 7, 8]);
     for (const m of ms.slice(0, 5)) await m.ack();
     await f.restart();
-    assert.deepEqual((await f.ds.consumerInfo('s', 'c')).state, { delivered: 8, ackFloor: 5, pending: 3 });
+    assert.deepEqual((await f.ds.consumerInfo('s', 'c')).state, { delivered: 8, ackFloor: 5, pending: 3, scheduled: 0 });
     const after = await f.ds.fetch('s', 'c', { batch: 100, expiresMs: 200 });
     assert.deepEqual(seqs(after), [6, 7, 8, 9, 10]);
     assert.deepEqual(

@@ -4,7 +4,7 @@
  */
 import type { TestContext } from 'node:test';
 import type { Connection } from '../../src/client/index.js';
-import { durable, startDurableService, type DurableClient, type DurableService } from '../../src/durable/index.js';
+import { durable, startDurableService, type DurableClient, type DurableService, type DurableServiceOptions } from '../../src/durable/index.js';
 import { Cleanup, startTestBroker, tempDir, type TestBroker } from '../helpers/plexus.js';
 
 export interface DurableFixture {
@@ -20,12 +20,16 @@ export interface DurableFixture {
   client(): Promise<{ bus: Connection; ds: DurableClient }>;
 }
 
-export async function durableFixture(t: TestContext, sweepMs = 50): Promise<DurableFixture> {
+export async function durableFixture(
+  t: TestContext,
+  sweepMs = 50,
+  serviceOptions: Partial<Pick<DurableServiceOptions, 'mailboxAccess'>> = {},
+): Promise<DurableFixture> {
   const cleanup = new Cleanup(t);
   const broker = await startTestBroker(cleanup, { via: 'inproc' });
   const dir = await tempDir(cleanup, 'plexus-ds-');
   const start = async (): Promise<DurableService> => {
-    const svc = await startDurableService({ dir, url: broker.url, connect: { inproc: broker.hub!, timeoutMs: 3000 }, sweepMs });
+    const svc = await startDurableService({ dir, url: broker.url, connect: { inproc: broker.hub!, timeoutMs: 3000 }, sweepMs, ...serviceOptions });
     cleanup.defer(() => svc.close());
     return svc;
   };

@@ -1,0 +1,238 @@
+/**
+ * Push consumption with a credit window (client side of src/durable/push.ts): an async
+ * iterator over a durable consumer's messages. The client grants `prefetch` credit,
+ * counts messages that arrive, are buffered or are still unsettled, and refills when
+ * half the window is free — like nats.js `consume()`. It keeps the session alive with a
+ * grant every heartbeat, and re-establishes it (a reset grant) when the service has been
+ * silent for three heartbeats or answers that the session is new (it restarted).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Connection, Message } from '../client/index.js';
+import { ErrorCode, PlexusError } from '../errors/index.js';
+import type { DurableMessage } from './client.js';
+import { DS, META_HEADER, STATUS_HEADER, type PushMeta } from './config.js';
+import { DEFAULT_HEARTBEAT_MS, MAX_PUSH_CREDIT, type PushGrant, type PushGrantReply } from './push.js';
+
+/** Options of {@link consume}. */
+export interface ConsumeOptions {
+  /** The credit window: most messages sent to this client and not yet settled (1-10000). @default 64 */
+  readonly prefetch?: number;
+  /**
+   * `'manual'` (default): settle every message (ack / nak / term). `'auto'`: each message
+   * is acknowledged as it is handed to the loop (at-most-once processing, like
+   * RabbitMQ's no-ack mode).
+   */
+  readonly ack?: 'manual' | 'auto';
+  /** Heartbeat of the session both ways (100-60000 ms). @default 5000 */
+  readonly heartbeatMs?: number;
+  /** Stops the iteration (it ends; it does not throw). */
+  readonly signal?: AbortSignal;
+  /** Timeout of grants and acks. @default 5000 */
+  readonly timeoutMs?: number;
+}
+
+/** An async iterator of messages; `close()` (or `break`) ends the session. */
+export interface MessageStream extends AsyncIterableIterator<DurableMessage> {
+  close(): void;
+}
+
+/** Errors after which a grant is simply tried again on the next heartbeat. */
+const TRANSIENT = new Set<string>([ErrorCode.NO_RESPONDERS, ErrorCode.TIMEOUT, ErrorCode.RESPONDER_GONE, ErrorCode.CONNECTION_LOST]);
+
+const decoder = new TextDecoder();
+
+class PushConsumer implements MessageStream {
+  private readonly deliver = `_INBOX.ds.${randomUUID().replace(/-/g, '')}`;
+  private readonly subject: string;
+  private readonly prefetch: number;
+  private readonly heartbeatMs: number;
+  private readonly timeoutMs: number;
+  private readonly auto: boolean;
+  private readonly buffer: DurableMessage[] = [];
+  private granted = 0;
+  private unsettled = 0;
+  private granting = false;
+  private needReset = false;
+  private lastHeard = Date.now();
+  private closed = false;
+  private error: unknown;
+  private wakeUp: (() => void) | undefined;
+  private readonly started: Promise<void>;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly sub;
+  private readonly onAbort = (): void => this.close();
+
+  constructor(
+    private readonly bus: Connection,
+    stream: string,
+    consumer: string,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.subject = `${DS.CONSUMER_PUSH}.${stream}.${consumer}`;
+    this.prefetch = options.prefetch ?? 64;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.auto = options.ack === 'auto';
+    if (!Number.isSafeInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > MAX_PUSH_CREDIT) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `prefetch must be an integer from 1 to ${MAX_PUSH_CREDIT}`);
+    }
+    this.sub = bus.subscribe(this.deliver, { callback: (m) => this.onMessage(m) });
+    this.timer = setInterval(() => this.tick(), this.heartbeatMs);
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (options.signal?.aborted) this.close();
+    this.started = this.grant(this.prefetch, true, true);
+    this.started.catch(() => undefined);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<DurableMessage>> {
+    await this.started;
+    for (;;) {
+      const m = this.buffer.shift();
+      if (m) {
+        if (this.auto) this.bus.publish(m.ackSubject, '+ACK');
+        else this.unsettled++;
+        this.maybeRefill();
+        return { value: m, done: false };
+      }
+      if (this.error !== undefined) throw this.error;
+      if (this.closed) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => (this.wakeUp = resolve));
+    }
+  }
+
+  async return(): Promise<IteratorResult<DurableMessage>> {
+    this.close();
+    return { value: undefined, done: true };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.sub.unsubscribe();
+    try {
+      this.bus.publish(this.subject, JSON.stringify({ deliver: this.deliver, stop: true } satisfies PushGrant));
+      // Buffered, never handed out: give them back now instead of after their ack wait.
+      for (const m of this.buffer.splice(0)) this.bus.publish(m.ackSubject, '-NAK');
+    } catch {
+      // The connection is closed: the service redelivers after the ack wait.
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private fail(err: unknown): void {
+    this.error ??= err;
+    this.close();
+  }
+
+  private onMessage(msg: Message): void {
+    this.lastHeard = Date.now();
+    const h = msg.headers;
+    if (h[STATUS_HEADER] !== undefined) return;
+    let meta: PushMeta;
+    try {
+      meta = JSON.parse(h[META_HEADER] ?? '') as PushMeta;
+    } catch {
+      return; // not from the service
+    }
+    this.granted = Math.max(0, this.granted - 1);
+    if (this.closed) {
+      this.bus.publish(meta.ackSubject, '-NAK');
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const k of Object.keys(h)) if (k !== META_HEADER) headers[k] = h[k]!;
+    const data = Uint8Array.prototype.slice.call(msg.data);
+    let settled = false;
+    const settle = async (payload: string): Promise<void> => {
+      if (!settled && !this.auto) {
+        settled = true;
+        this.unsettled--;
+        this.maybeRefill();
+      }
+      await this.bus.request(meta.ackSubject, payload, { timeout: this.timeoutMs });
+    };
+    this.buffer.push({
+      seq: meta.seq,
+      subject: meta.subject,
+      headers,
+      data,
+      from: meta.from,
+      timestamp: meta.timestamp,
+      deliveryCount: meta.deliveryCount,
+      ackSubject: meta.ackSubject,
+      string: () => decoder.decode(data),
+      json: <T>() => JSON.parse(decoder.decode(data)) as T,
+      ack: () => settle('+ACK'),
+      nak: (o) => settle(o?.delayMs !== undefined ? `-NAK ${JSON.stringify({ delayMs: o.delayMs })}` : '-NAK'),
+      inProgress: () => this.bus.request(meta.ackSubject, '+WPI', { timeout: this.timeoutMs }).then(() => undefined),
+      term: () => settle('+TERM'),
+    });
+    this.wake();
+  }
+
+  /** Credit the client can still take: the window minus what it holds or is owed. */
+  private free(): number {
+    return Math.max(0, this.prefetch - this.granted - this.buffer.length - this.unsettled);
+  }
+
+  private maybeRefill(): void {
+    if (this.closed || this.granting || this.needReset) return;
+    const free = this.free();
+    if (free >= Math.ceil(this.prefetch / 2)) void this.grant(free, false, false).catch(() => undefined);
+  }
+
+  private tick(): void {
+    if (this.closed || this.granting) return;
+    if (this.needReset || Date.now() - this.lastHeard > 3 * this.heartbeatMs) {
+      // The service restarted or dropped us: start over with what we can take.
+      this.granted = 0;
+      void this.grant(this.free(), true, false).catch(() => undefined);
+    } else {
+      void this.grant(0, false, false).catch(() => undefined); // keep-alive
+    }
+  }
+
+  /** Send a grant; the first one's errors reach the caller, later transient ones are retried. */
+  private async grant(credit: number, reset: boolean, first: boolean): Promise<void> {
+    this.granting = true;
+    try {
+      const body: PushGrant = { deliver: this.deliver, credit, reset, heartbeatMs: this.heartbeatMs };
+      const reply = (await this.bus.request(this.subject, JSON.stringify(body), { timeout: this.timeoutMs })).json<PushGrantReply>();
+      this.lastHeard = Date.now();
+      this.granted = reset ? credit : this.granted + credit;
+      this.needReset = reply.created === true && !reset; // it forgot our earlier credit
+    } catch (err) {
+      if (TRANSIENT.has((err as PlexusError).code)) this.needReset = true;
+      else {
+        this.fail(err);
+        if (first) throw err;
+      }
+    } finally {
+      this.granting = false;
+    }
+    if (this.needReset && !this.closed && credit > 0) return;
+    this.maybeRefill();
+  }
+}
+
+/**
+ * Consume `stream`/`consumer` through a push session with a credit window. Iteration
+ * waits for messages until `break`, `close()` or the signal; a fatal error (unknown
+ * consumer, permission denied, connection closed) is thrown from the iterator. While the
+ * service is unreachable it keeps trying every heartbeat.
+ */
+export function consume(bus: Connection, stream: string, consumer: string, options: ConsumeOptions = {}): MessageStream {
+  return new PushConsumer(bus, stream, consumer, options);
+}
