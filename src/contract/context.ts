@@ -136,8 +136,32 @@ export function callLimits(timeoutMs: number | undefined, signal: AbortSignal | 
   let deadline = timeoutMs !== undefined && timeoutMs > 0 ? now + timeoutMs : undefined;
   if (ambient?.deadline !== undefined && (deadline === undefined || ambient.deadline < deadline)) deadline = ambient.deadline;
   let sig = signal;
-  if (ambient) sig = sig ? AbortSignal.any([sig, ambient.signal]) : ambient.signal;
+  if (ambient) {
+    const inherited = inheritCancel(ambient.signal, deadline !== undefined);
+    sig = sig ? AbortSignal.any([sig, inherited]) : inherited;
+  }
   return { deadline, signal: sig, requestId: ambient?.requestId };
+}
+
+/**
+ * The ambient signal as the nested call should see it. A TIMEOUT abort is left to the
+ * nested call's own timer (its deadline is never later): the core sends a passed
+ * deadline downstream as TIMEOUT but any signal abort as plain CANCELLED, so forwarding
+ * the abort would turn the inner handlers' TIMEOUT into CANCELLED.
+ */
+function inheritCancel(ambient: AbortSignal, hasDeadline: boolean): AbortSignal {
+  if (!hasDeadline) return ambient;
+  const isTimeout = (r: unknown): boolean => r instanceof PlexusError && r.code === ErrorCode.TIMEOUT;
+  if (ambient.aborted) return isTimeout(ambient.reason) ? new AbortController().signal : ambient;
+  const ac = new AbortController();
+  ambient.addEventListener(
+    'abort',
+    () => {
+      if (!isTimeout(ambient.reason)) ac.abort(ambient.reason);
+    },
+    { once: true },
+  );
+  return ac.signal;
 }
 
 /** PLEXUS_ERR_TIMEOUT for a deadline that passed before the call could go out. */

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { z } from 'zod';
+import { defineService, serveService, serviceClient, type HandlerContext, type LogSink } from '../../src/contract/index.js';
+import { ErrorCode, PlexusError } from '../../src/errors/index.js';
+import { Cleanup, startTestBroker } from '../helpers/plexus.js';
+import { codeOf, deferred, rejection, within, type Deferred } from '../helpers/wait.js';
+
+const quiet: LogSink = () => {};
+const n = z.number();
+const outer = defineService('outer', { version: '1.0.0', methods: { hop: { input: n, output: n } } });
+const middle = defineService('middle', { version: '1.0.0', methods: { hop: { input: n, output: n } } });
+const inner = defineService('inner', { version: '1.0.0', methods: { hop: { input: n, output: n } } });
+
+interface Seen {
+  deadline: number | undefined;
+  reason: unknown;
+  readonly started: Deferred;
+  readonly aborted: Deferred;
+}
+
+/** A 3-hop chain caller → outer → middle → inner; inner waits until its signal aborts. */
+async function chain(t: TestContext, middleTimeoutMs?: number) {
+  const cleanup = new Cleanup(t);
+  const b = await startTestBroker(cleanup);
+  const seen: Seen = { deadline: undefined, reason: undefined, started: deferred(), aborted: deferred() };
+  const [c1, c2, c3, caller] = [await b.connect(), await b.connect(), await b.connect(), await b.connect()];
+  const mid = serviceClient(c1, middle);
+  const inn = serviceClient(c2, inner);
+  const servers = [
+    // No options: deadline and cancellation come from the ambient handler context.
+    serveService(c1, outer, { hop: (x) => mid.hop(x + 1) }, { log: quiet }),
+    serveService(c2, middle, { hop: (x) => inn.hop(x + 1, middleTimeoutMs !== undefined ? { timeoutMs: middleTimeoutMs } : {}) }, { log: quiet }),
+    serveService(
+      c3,
+      inner,
+      {
+        hop: (_x: number, ctx: HandlerContext) =>
+          new Promise<number>((_resolve, reject) => {
+            seen.deadline = ctx.deadline;
+            ctx.signal.addEventListener(
+              'abort',
+              () => {
+                seen.reason = ctx.signal.reason;
+                seen.aborted.resolve();
+                reject(ctx.signal.reason);
+              },
+              { once: true },
+            );
+            seen.started.resolve();
+          }),
+      },
+      { log: quiet },
+    ),
+  ];
+  for (const s of servers) {
+    cleanup.defer(() => s.close());
+    await s.ready();
+  }
+  return { client: serviceClient(caller, outer), seen };
+}
+
+void describe('typed services: deadlines and cancellation across hops', () => {
+  void it("the caller's deadline reaches the innermost handler and stops it", async (t) => {
+    const { client, seen } = await chain(t);
+    const start = Date.now();
+    const call = client.hop(1, { timeoutMs: 400 });
+    await within(seen.started.promise, 2000, 'inner handler started');
+    assert.ok(seen.deadline !== undefined && seen.deadline <= start + 400 + 50, `inner deadline ${seen.deadline! - start} ms after start`);
+    assert.equal(codeOf(await rejection(call, 3000)), ErrorCode.TIMEOUT);
+    await within(seen.aborted.promise, 2000, 'inner handler aborted');
+    assert.equal(codeOf(seen.reason), ErrorCode.TIMEOUT);
+  });
+
+  void it("the caller's cancel reaches the innermost handler", async (t) => {
+    const { client, seen } = await chain(t);
+    const ac = new AbortController();
+    const call = client.hop(1, { timeoutMs: 10_000, signal: ac.signal });
+    await within(seen.started.promise, 2000, 'inner handler started');
+    ac.abort(new PlexusError(ErrorCode.CANCELLED, 'user gave up'));
+    assert.equal(codeOf(await rejection(call, 2000)), ErrorCode.CANCELLED);
+    await within(seen.aborted.promise, 2000, 'inner handler aborted');
+    assert.equal(codeOf(seen.reason), ErrorCode.CANCELLED);
+  });
+
+  void it('a longer per-call timeout inside a handler cannot extend the deadline; a shorter one shortens it', async (t) => {
+    const long = await chain(t, 60_000);
+    const start = Date.now();
+    const call = long.client.hop(1, { timeoutMs: 500 });
+    await within(long.seen.started.promise, 2000, 'inner handler started');
+    assert.ok(long.seen.deadline! <= start + 500 + 50, 'still bounded by the caller');
+    await rejection(call, 3000);
+
+    const short = await chain(t, 100);
+    const start2 = Date.now();
+    const call2 = short.client.hop(1, { timeoutMs: 5000 });
+    await within(short.seen.started.promise, 2000, 'inner handler started');
+    assert.ok(short.seen.deadline! <= start2 + 100 + 50, 'shortened by the middle hop');
+    await within(short.seen.aborted.promise, 2000, 'inner aborted at the shorter deadline');
+    // The middle hop's timeout surfaces to the caller as the TIMEOUT error it raised.
+    assert.equal(codeOf(await rejection(call2, 3000)), ErrorCode.TIMEOUT);
+  });
+});

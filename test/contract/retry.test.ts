@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { defineService, isRetryable, serveService, serviceClient, type LogSink } from '../../src/contract/index.js';
+import { ErrorCode, PlexusError } from '../../src/errors/index.js';
+import { Cleanup, startTestBroker } from '../helpers/plexus.js';
+import { rejectionCode, sleep, within } from '../helpers/wait.js';
+
+const quiet: LogSink = () => {};
+const svc = defineService('flaky', {
+  version: '1.0.0',
+  methods: {
+    get: { input: z.number(), output: z.number(), idempotent: true },
+    put: { input: z.number(), output: z.number() },
+  },
+});
+
+void describe('typed services: retries', () => {
+  void it('retries an idempotent method until an instance appears', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup);
+    const caller = await b.connect();
+    const serverConn = await b.connect();
+    const client = serviceClient(caller, svc);
+    const call = client.get(7, { retry: { attempts: 8, backoffMs: 40, maxBackoffMs: 80 }, timeoutMs: 5000 });
+    await sleep(60); // at least one try has met NO_RESPONDERS by now
+    const srv = serveService(serverConn, svc, { get: (x) => x * 2, put: (x) => x }, { log: quiet });
+    cleanup.defer(() => srv.close());
+    assert.equal(await within(call, 5000, 'retried call'), 14);
+    assert.equal(srv.stats().get?.requests, 1);
+  });
+
+  void it('does not retry non-idempotent methods, nor with retry: false', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup);
+    const client = serviceClient(await b.connect(), svc, { retry: { attempts: 5, backoffMs: 1000 } });
+    const t0 = Date.now();
+    assert.equal(await rejectionCode(client.put(1), 2000), ErrorCode.NO_RESPONDERS);
+    assert.equal(await rejectionCode(client.get(1, { retry: false }), 2000), ErrorCode.NO_RESPONDERS);
+    // Both failed on the first answer: no 1 s backoff was waited.
+    assert.ok(Date.now() - t0 < 900, `took ${Date.now() - t0} ms`);
+  });
+
+  void it('never waits for a retry past the deadline', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup);
+    const client = serviceClient(await b.connect(), svc);
+    const t0 = Date.now();
+    // Backoff of ≥ 500 ms against a 200 ms deadline: the first failure is final.
+    assert.equal(await rejectionCode(client.get(1, { timeoutMs: 200, retry: { attempts: 5, backoffMs: 1000, maxBackoffMs: 1000 } }), 2000), ErrorCode.NO_RESPONDERS);
+    assert.ok(Date.now() - t0 < 450, `took ${Date.now() - t0} ms`);
+  });
+
+  void it('refuses bad retry options, and classifies retryable codes', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup);
+    const client = serviceClient(await b.connect(), svc);
+    assert.equal(await rejectionCode(client.get(1, { retry: { attempts: 0 } }), 1000), ErrorCode.INVALID_ARGUMENT);
+    assert.equal(await rejectionCode(client.get(1, { retry: { attempts: 1000 } }), 1000), ErrorCode.INVALID_ARGUMENT);
+    assert.equal(isRetryable(new PlexusError(ErrorCode.NO_RESPONDERS, 'x')), true);
+    assert.equal(isRetryable(new PlexusError(ErrorCode.RESPONDER_GONE, 'x')), true);
+    assert.equal(isRetryable(new PlexusError(ErrorCode.TIMEOUT, 'x')), false);
+    assert.equal(isRetryable(new Error('x')), false);
+  });
+});
