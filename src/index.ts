@@ -18,3 +18,5 @@ export type { TransportTable, TransportFactory, ByteChannel, Listener } from './
 export type { Headers } from './wire/index.js';
 // Typed service contracts (docs/services.md).
 export * from './contract/index.js';
+// Patterns over the durable service: KV buckets, locks, semaphores, barriers, condition variables (docs/kv.md, docs/coordination.md).
+export * from './patterns/index.js';
