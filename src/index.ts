@@ -15,6 +15,9 @@ export { PlexusError, ErrorCode, isErrorCode, type WireError } from './errors/in
 export { InprocHub, channelFromStreams, defaultTransports, defaultUrl, defaultSocketPath, DEFAULT_PORTS } from './transports/index.js';
 export { channelFromPort, workerPortPair, workerPortTransport, type PortChannelOptions, type WorkerPair, type WorkerPairOptions } from './transports/index.js';
 export type { TransportTable, TransportFactory, ByteChannel, Listener } from './transports/index.js';
+export { spawn, connectParent, announceReady, hasParent, SpawnedChild, type SpawnOptions, type ChildExit, type ConnectParentOptions, type SpawnTransport } from './spawn/index.js';
+export { openFifoReader, openFifoWriter, FifoReader, FifoWriter, UdpPublisher, UdpReceiver } from './transports/index.js';
+export type { FifoMessage, FifoReaderOptions, FifoWriterOptions, UdpMessage, UdpPublisherOptions, UdpReceiverOptions } from './transports/index.js';
 export type { Headers } from './wire/index.js';
 // Typed service contracts (docs/services.md).
 export * from './contract/index.js';
