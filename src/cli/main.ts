@@ -9,6 +9,7 @@ import { flag, parse, renderOptions, UsageError, type OptionSpecs } from './args
 import { benchCommand } from './bench.js';
 import { brokerCommand } from './broker.js';
 import { CLIENT_OPTIONS, COMMON_OPTIONS, type Command } from './command.js';
+import { gatewayCommand } from './gateway.js';
 import { flushStdio } from './output.js';
 import { passwdCommand } from './passwd.js';
 import { pubCommand } from './pub.js';
@@ -17,7 +18,7 @@ import { reqCommand } from './req.js';
 import { subCommand } from './sub.js';
 import { upCommand } from './up.js';
 
-const COMMANDS: readonly Command[] = [upCommand, brokerCommand, pubCommand, subCommand, reqCommand, replyCommand, benchCommand, passwdCommand];
+const COMMANDS: readonly Command[] = [upCommand, brokerCommand, pubCommand, subCommand, reqCommand, replyCommand, gatewayCommand, benchCommand, passwdCommand];
 
 function version(): string {
   try {
