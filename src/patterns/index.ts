@@ -7,3 +7,16 @@ export { lock, type Lock, type LockInfo, type LockOptions, type Lease, type Acqu
 export { semaphore, type Semaphore, type SemaphoreInfo, type SemaphoreOptions } from './semaphore.js';
 export { barrier, type Barrier, type BarrierOptions, type BarrierWaitOptions } from './barrier.js';
 export { condvar, type CondVar, type CondWaitOptions } from './condvar.js';
+export { queue, listQueues, QUEUE_CONSUMER, QUEUE_STREAM_PREFIX, QUEUE_SUBJECT_PREFIX, type Queue } from './queue.js';
+export { mailbox, MAILBOX_CONSUMER, type Mailbox } from './mailbox.js';
+export type {
+  QueueOptions,
+  SendOptions,
+  SendResult,
+  QueueConsumeOptions,
+  QueueMessage,
+  QueueConsumer,
+  DeadLetter,
+  DeadLetters,
+  QueueStat,
+} from './queue-core.js';
