@@ -9,11 +9,13 @@ import { config, onExit, peerMain, report } from './lib/child.js';
 
 interface BrokerProcessConfig {
   readonly listen: readonly string[];
+  /** Run the embedded durable service on this directory. */
+  readonly durable?: string;
 }
 
 peerMain(async () => {
   const cfg = config<BrokerProcessConfig>();
-  const broker = await startBroker({ listen: cfg.listen });
+  const broker = await startBroker({ listen: cfg.listen, ...(cfg.durable !== undefined ? { durable: { dir: cfg.durable } } : {}) });
   onExit(() => broker.close({ drainMs: 200 }));
   process.stdout.write(`${JSON.stringify({ urls: broker.urls })}\n`);
   report({ t: 'ready', urls: broker.urls });

@@ -1,0 +1,172 @@
+/**
+ * Durable queue throughput, side by side in one run: Plexus (embedded durable service,
+ * fsync always with group commit, and fsync every 100 ms) vs RabbitMQ, NATS JetStream
+ * and Redis Streams on this machine's local servers.
+ *
+ *   node dist/bench/durable.js                        # 256 B and 4 KiB, 20000 msgs, 3 repeats
+ *   node dist/bench/durable.js --count=5000 --repeat=1 --sizes=256
+ *   node dist/bench/durable.js --window=256 --batch=256 --dir=/path/on/another/disk
+ *   node dist/bench/durable.js --only=plexus-always,rabbitmq
+ *
+ * Publish: `count` messages, each acknowledged once stored (Plexus: the publish
+ * request's reply after the fsync that covers it; RabbitMQ: publisher confirm;
+ * JetStream: PubAck; Redis: XADD's reply), `window` in flight. Consume: every stored
+ * message received and acked (Plexus: fetch of `batch` + an ack request per message,
+ * all awaited; RabbitMQ: prefetch `batch`, ack per message; JetStream: fetch of
+ * `batch`, ack per message (not awaited: nats.js acks are fire-and-forget);
+ * Redis: XREADGROUP COUNT `batch` + one XACK per batch). Medians of the repeats.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { connect } from '../src/index.js';
+import { durable } from '../src/durable/index.js';
+import { startPeer, stopAll, killAllNow } from './lib/proc.js';
+import { median, ratio, si, table, bytesLabel } from './lib/stats.js';
+import { jetstreamTarget, plexusTarget, rabbitTarget, redisStreamsTarget, type QueueTarget } from './durable/targets.js';
+
+interface Args {
+  count: number;
+  repeat: number;
+  sizes: number[];
+  window: number;
+  batch: number;
+  dir: string;
+  only: Kind[] | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { count: 20_000, repeat: 3, sizes: [256, 4096], window: 256, batch: 256, dir: os.tmpdir(), only: undefined };
+  for (const arg of argv) {
+    const [k, v = ''] = arg.split('=', 2);
+    const n = Number(v);
+    if (k === '--count') a.count = n;
+    else if (k === '--repeat') a.repeat = n;
+    else if (k === '--sizes') a.sizes = v.split(',').map(Number);
+    else if (k === '--window') a.window = n;
+    else if (k === '--batch') a.batch = n;
+    else if (k === '--dir') a.dir = v;
+    else if (k === '--only') a.only = v.split(',').map((x) => {
+        if (!(KINDS as readonly string[]).includes(x)) throw new Error(`--only takes ${KINDS.join(',')}`);
+        return x as Kind;
+      });
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  if (![a.count, a.repeat, a.window, a.batch, ...a.sizes].every((x) => Number.isSafeInteger(x) && x > 0)) throw new Error('numbers must be positive integers');
+  if (a.batch > 256) throw new Error('--batch is at most 256 (the durable service fetch limit)');
+  return a;
+}
+
+type Kind = 'plexus-always' | 'plexus-interval' | 'rabbitmq' | 'jetstream' | 'redis';
+const KINDS: readonly Kind[] = ['plexus-always', 'plexus-interval', 'rabbitmq', 'jetstream', 'redis'];
+const LABEL: Record<Kind, string> = {
+  'plexus-always': 'Plexus, fsync always (group commit)',
+  'plexus-interval': 'Plexus, fsync every 100 ms',
+  rabbitmq: 'RabbitMQ (durable queue, persistent, confirms)',
+  jetstream: 'NATS JetStream (file storage, default sync)',
+  redis: 'Redis Streams (no disk here)',
+};
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const root = await mkdtemp(join(args.dir, 'plexus-durable-bench-'));
+  const sock = `unix://${join(root, 'broker.sock')}`;
+  const { ready } = await startPeer('broker', 'broker-process.js', { listen: [sock], durable: join(root, 'data') });
+  const url = (ready as unknown as { urls: string[] }).urls[0]!;
+  const bus = await connect(url, { timeoutMs: 10_000 });
+  const ds = durable(bus, { timeoutMs: 30_000 });
+  const unavailable = new Map<Kind, string>();
+  let seq = 0;
+  const make = async (kind: Kind): Promise<QueueTarget> => {
+    const id = `${process.pid}_${seq++}`;
+    switch (kind) {
+      case 'plexus-always':
+        return plexusTarget(LABEL[kind], ds, 'always', id);
+      case 'plexus-interval':
+        return plexusTarget(LABEL[kind], ds, { intervalMs: 100 }, id);
+      case 'rabbitmq':
+        return rabbitTarget(id);
+      case 'jetstream':
+        return jetstreamTarget(id);
+      case 'redis':
+        return redisStreamsTarget(id);
+    }
+  };
+  const results = new Map<string, { pub: number[]; con: number[] }>();
+  try {
+    console.log(`durable queue bench: ${args.count} msgs per cell, window ${args.window}, batch ${args.batch}, ${args.repeat} repeat(s); data under ${root}`);
+    for (let r = 0; r < args.repeat; r++) {
+      for (const size of args.sizes) {
+        const payload = new Uint8Array(size).fill(0x61);
+        // Rotate the order each repeat so no target always runs on a warmer (or busier) machine.
+        const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length]!);
+        for (const kind of order) {
+          if (unavailable.has(kind) || (args.only && !args.only.includes(kind))) continue;
+          let target: QueueTarget;
+          try {
+            target = await make(kind);
+          } catch (err) {
+            unavailable.set(kind, (err as Error).message);
+            console.log(`  ${LABEL[kind]}: unavailable (${(err as Error).message})`);
+            continue;
+          }
+          try {
+            let t0 = performance.now();
+            await target.publish(payload, args.count, args.window);
+            const pub = args.count / ((performance.now() - t0) / 1000);
+            t0 = performance.now();
+            await target.consume(args.count, args.batch);
+            const con = args.count / ((performance.now() - t0) / 1000);
+            const key = `${kind}|${size}`;
+            const cell = results.get(key) ?? { pub: [], con: [] };
+            cell.pub.push(pub);
+            cell.con.push(con);
+            results.set(key, cell);
+            console.log(`  [${r + 1}/${args.repeat}] ${bytesLabel(size)} ${LABEL[kind]}: publish ${si(pub)}/s, consume+ack ${si(con)}/s`);
+          } finally {
+            await target.close().catch(() => undefined);
+          }
+        }
+      }
+    }
+  } finally {
+    await bus.close();
+    await stopAll();
+    await rm(root, { recursive: true, force: true });
+  }
+  report(args, results, unavailable);
+}
+
+function report(args: Args, results: Map<string, { pub: number[]; con: number[] }>, unavailable: Map<Kind, string>): void {
+  const med = (kind: Kind, size: number, which: 'pub' | 'con'): number | undefined => median(results.get(`${kind}|${size}`)?.[which] ?? []);
+  const rows: string[][] = [];
+  for (const size of args.sizes) {
+    for (const kind of KINDS) {
+      if (unavailable.has(kind)) {
+        rows.push([bytesLabel(size), LABEL[kind], 'unavailable', '', '']);
+        continue;
+      }
+      rows.push([bytesLabel(size), LABEL[kind], `${si(med(kind, size, 'pub'))}/s`, `${si(med(kind, size, 'con'))}/s`, '']);
+    }
+  }
+  console.log(`\n${table(['size', 'target', 'publish (acked)', 'consume+ack', ''], rows, [false, false, true, true, false])}`);
+  const targets: string[][] = [];
+  for (const size of args.sizes) {
+    const a = (k: Kind, w: 'pub' | 'con'): number | undefined => med(k, size, w);
+    targets.push([bytesLabel(size), 'publish, fsync always ≥ 3× RabbitMQ', ratio(a('plexus-always', 'pub'), a('rabbitmq', 'pub'))]);
+    targets.push([bytesLabel(size), 'publish, fsync always ≥ 5× JetStream', ratio(a('plexus-always', 'pub'), a('jetstream', 'pub'))]);
+    targets.push([bytesLabel(size), 'consume+ack ≥ 1× Redis Streams', ratio(a('plexus-always', 'con'), a('redis', 'con'))]);
+    targets.push([bytesLabel(size), '(publish, fsync 100 ms vs JetStream)', ratio(a('plexus-interval', 'pub'), a('jetstream', 'pub'))]);
+  }
+  console.log(`\n${table(['size', 'target', 'ratio'], targets, [false, false, true])}`);
+}
+
+process.on('SIGINT', () => {
+  killAllNow();
+  process.exit(130);
+});
+main().catch((err: unknown) => {
+  console.error(err);
+  killAllNow();
+  process.exit(1);
+});
