@@ -1,19 +1,19 @@
 /**
- * S16 child: talks to its parent over its own stdin/stdout (`connect('stdio:')`), so it
- * logs on stderr only. Serves `child.sum` and publishes `child.event.*` as it works; a
- * cancelled request aborts the handler's signal, and the child reports that it saw it.
+ * S16 child: started by the parent's `spawn()`, it gets its connection from
+ * `connectParent()` (over stdin/stdout by default, so it logs on stderr only). Serves
+ * `child.sum` and publishes `child.event.*` as it works; a cancelled request aborts the
+ * handler's signal, and the child reports that it saw it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type PlexusError, type RequestContext } from '../../src/index.js';
+import { connectParent, type PlexusError, type RequestContext } from '../../src/index.js';
 import { eventSubject, type ChildEvent, type SumReply, type SumRequest } from './protocol.js';
 
 const log = (line: string): boolean => process.stderr.write(`${line}\n`);
-// stdout is the wire: anything printed there would corrupt the frames.
-console.log = console.info = console.warn = console.debug = console.error;
 setTimeout(() => process.exit(9), 30_000).unref(); // never outlive the parent by long
 
-// No reconnect: when the parent goes away the connection ends, and so does the child.
-const bus = await connect('stdio:', { name: 's16-child', reconnect: false });
+// connectParent() reads where to dial from the environment spawn() set, and (over stdio)
+// sends console output to stderr. We exit ourselves once the connection ends, to log it.
+const bus = await connectParent({ name: 's16-child', exitOnDisconnect: false });
 const emit = (e: ChildEvent): void => bus.publish(eventSubject(e), JSON.stringify(e));
 
 async function sum(req: SumRequest, ctx: RequestContext): Promise<SumReply> {
@@ -41,9 +41,12 @@ async function sum(req: SumRequest, ctx: RequestContext): Promise<SumReply> {
 }
 
 bus.serve('child.sum', async (msg, ctx) => JSON.stringify(await sum(msg.json<SumRequest>(), ctx)));
-await bus.flush();
-emit({ kind: 'ready', pid: process.pid });
-log(`child pid=${process.pid}: serving child.sum over stdio`);
+// The parent says hello once it listens to our events: we announce ourselves, then answer.
+bus.serve('child.hello', () => {
+  emit({ kind: 'ready', pid: process.pid });
+  return String(process.pid);
+});
+log(`child pid=${process.pid}: serving child.sum over ${process.env.PLEXUS_PARENT ?? '?'}`);
 
 const reason = await bus.closed;
 log(`child: connection closed (${reason?.code ?? 'normally'}), exiting`);

@@ -1,20 +1,16 @@
 /**
  * S16 — a Node child process over stdin/stdout, with typed request/reply and events.
  *
- * The parent runs a broker and serves the child's stdio as a connection
- * (`broker.accept(channelFromStreams(child.stdout, child.stdin))`); the child does
- * `connect('stdio:')`. The parent subscribes to the child's `child.event.*`, calls
- * `child.sum` (typed by protocol.ts), sees a handler error come back as a coded error,
- * then cancels a slow call with an AbortSignal: the cancel travels to the child, whose
- * handler signal fires, and the child reports that it saw it.
+ * `spawn(module)` starts the child and resolves with a connected client once the child
+ * has connected back (`connectParent()` in child.ts) — over the child's stdin/stdout by
+ * default, or `ipc` / `shm` (pass it as the first argument). The parent subscribes to the
+ * child's `child.event.*`, calls `child.sum` (typed by protocol.ts), sees a handler error
+ * come back as a coded error, then cancels a slow call with an AbortSignal: the cancel
+ * travels to the child, whose handler signal fires, and the child reports that it saw it.
  *
- * Usage: node dist/examples/s16-child-stdio-rpc/main.js
+ * Usage: node dist/examples/s16-child-stdio-rpc/main.js [stdio|ipc|shm]
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { channelFromStreams, connect, startBroker, type Broker, type Connection, type PlexusError } from '../../src/index.js';
+import { spawn, type Connection, type PlexusError, type SpawnedChild, type SpawnTransport } from '../../src/index.js';
 import { EVENTS, call, type ChildEvent, type SumRequest } from './protocol.js';
 
 /** `promise`, or a rejection naming `what` after `ms`. */
@@ -28,15 +24,8 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-const child = spawn(process.execPath, [fileURLToPath(new URL('./child.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'pipe'] });
-const childExit = once(child, 'exit').then(([code]) => code as number | null);
-const killChild = (): void => {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-};
-process.on('exit', killChild);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-console.log(`started child pid=${child.pid}`);
-createInterface({ input: child.stderr }).on('line', (line) => console.log(`[child stderr] ${line}`));
+const transport = (process.argv[2] ?? 'stdio') as SpawnTransport;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130)); // the child is killed on exit
 
 /** Events from the child, and a way to wait for one. */
 const events: ChildEvent[] = [];
@@ -59,11 +48,14 @@ function nextEvent(match: (e: ChildEvent) => boolean, ms: number, what: string):
   );
 }
 
-let broker: Broker | undefined;
-let bus: Connection | undefined;
+let child: SpawnedChild | undefined;
 try {
-  broker = await startBroker({ listen: [`inproc://s16-${process.pid}`] });
-  bus = await connect(broker.urls[0]!, { name: 's16-parent' });
+  child = await spawn(new URL('./child.js', import.meta.url), {
+    transport,
+    onStderr: (line) => console.log(`[child stderr] ${line}`),
+  });
+  console.log(`started child pid=${child.pid} over ${child.transport}`);
+  const bus: Connection = child.connection;
   bus.subscribe(EVENTS, {
     callback: (msg) => {
       const e = msg.json<ChildEvent>();
@@ -73,7 +65,7 @@ try {
     },
   });
   await bus.flush();
-  broker.accept(channelFromStreams(child.stdout, child.stdin, 'child'));
+  await child.request('child.hello', undefined, { timeout: 5000 });
   await nextEvent((e) => e.kind === 'ready', 5000, 'the child getting ready');
 
   // 1. A plain typed call, with progress events along the way.
@@ -105,14 +97,10 @@ try {
   if (seen.kind === 'cancelled') console.log(`the child saw the cancel after ${seen.done} of ${numbers.length} steps: ${seen.reason}`);
   const finishedR3 = events.some((e) => e.kind === 'finished' && e.id === 'r3');
 
-  // 4. Shut down: the child sees its connection close and exits.
-  await bus.close();
-  bus = undefined;
-  await broker.close();
-  broker = undefined;
-  const code = await within(childExit, 5000, 'the child exiting');
-  console.log(`child exited with code ${code}`);
-  if (r1.sum === 15 && !finishedR3 && code === 0) console.log('OK');
+  // 4. Shut down: the child sees its connection close and exits by itself.
+  const exit = await within(child.close(), 10_000, 'the child exiting');
+  console.log(`child exited with code ${exit.exitCode}`);
+  if (r1.sum === 15 && !finishedR3 && exit.exitCode === 0) console.log('OK');
   else {
     console.log('FAIL');
     process.exitCode = 1;
@@ -121,7 +109,5 @@ try {
   console.error(`FAIL: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;
 } finally {
-  killChild();
-  await bus?.close();
-  await broker?.close({ drainMs: 0 });
+  await child?.kill().catch(() => undefined);
 }

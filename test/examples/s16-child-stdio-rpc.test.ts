@@ -33,4 +33,21 @@ describe('example s16-child-stdio-rpc', { timeout: 30_000 }, () => {
     assert.match(run.stdout, /^child exited with code 0$/m, why);
     assert.equal(run.lines.at(-1), 'OK', why);
   });
+
+  for (const transport of ['ipc', 'shm'] as const) {
+    it(`the same over ${transport}`, async (t) => {
+      const run = await runExample(t, 's16-child-stdio-rpc', [transport], 15_000);
+      const why = describeRun(run);
+      if (transport === 'shm' && /PLEXUS_ERR_SHM_UNAVAILABLE/.test(run.stderr)) {
+        // No addon on this machine: the example must say so with the coded error, nothing else.
+        assert.equal(run.code, 1, why);
+        return;
+      }
+      assert.equal(run.code, 0, why);
+      assert.match(run.stdout, new RegExp(`^started child pid=\\d+ over ${transport}$`, 'm'), why);
+      assert.match(run.stdout, /^call r1: sum of 1\.\.5 = 15$/m, why);
+      assert.match(run.stdout, /^call r3: rejected: the parent changed its mind$/m, why);
+      assert.equal(run.lines.at(-1), 'OK', why);
+    });
+  }
 });
