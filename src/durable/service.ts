@@ -393,8 +393,8 @@ export class DurableService {
   /** `$PLX.DS.STREAM.READ { name, startSeq, batch }`: stored messages without a consumer. */
   private async read(msg: Message, body: unknown): Promise<unknown> {
     const o = (body ?? {}) as { name?: unknown; startSeq?: unknown; batch?: unknown };
+    this.checkReader(o.name, msg); // before the lookup: a stranger learns nothing, not even absence
     const st = this.stream(o.name);
-    this.checkReader(st.config.name, msg);
     const start = o.startSeq ?? st.log.firstSeq;
     const batch = o.batch ?? 16;
     if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 0) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'startSeq must be a non-negative integer');
