@@ -55,19 +55,20 @@ async function run(args: ParsedArgs): Promise<number> {
   if (modules.length === 0) throw new UsageError('--services MODULE is required (a module exporting defineService contracts)', NAME);
   const services = await loadContracts(modules);
   const maxBodyBytes = size(args, NAME, 'max-body', undefined, 0);
+  // Every flag is checked before connecting, so a typo never waits on the network.
+  const settings = {
+    services,
+    listen: str(args, 'listen') ?? 'http://127.0.0.1:8080',
+    routes: parseRoutes(list(args, 'route')),
+    defaultTimeoutMs: int(args, NAME, 'timeout', 10_000, 1, 2 ** 31 - 1),
+    maxTimeoutMs: int(args, NAME, 'max-timeout', 60_000, 1, 2 ** 31 - 1),
+    maxInFlight: int(args, NAME, 'max-in-flight', 1024, 1, 1_000_000),
+    ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    ...(str(args, 'base-path') !== undefined ? { basePath: str(args, 'base-path')! } : {}),
+  };
   const bus = await connectFromArgs(args, NAME);
   try {
-    const gateway = await startGateway({
-      bus,
-      services,
-      listen: str(args, 'listen') ?? 'http://127.0.0.1:8080',
-      routes: parseRoutes(list(args, 'route')),
-      defaultTimeoutMs: int(args, NAME, 'timeout', 10_000, 1, 2 ** 31 - 1),
-      maxTimeoutMs: int(args, NAME, 'max-timeout', 60_000, 1, 2 ** 31 - 1),
-      maxInFlight: int(args, NAME, 'max-in-flight', 1024, 1, 1_000_000),
-      ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
-      ...(str(args, 'base-path') !== undefined ? { basePath: str(args, 'base-path')! } : {}),
-    });
+    const gateway = await startGateway({ bus, ...settings });
     process.stdout.write(`gateway listening on ${gateway.url} for ${services.map((s) => `${s.name}@${s.version}`).join(', ')} (OpenAPI at ${gateway.url}/openapi.json)\n`);
     await new Promise<void>((done) => {
       const stop = onStopSignal(() => {
