@@ -23,3 +23,5 @@ export type { Headers } from './wire/index.js';
 export * from './contract/index.js';
 // Patterns over the durable service: KV buckets, locks, semaphores, barriers, condition variables (docs/kv.md, docs/coordination.md).
 export * from './patterns/index.js';
+// Service discovery, load balancing and intents (docs/discovery.md).
+export * from './discovery/index.js';

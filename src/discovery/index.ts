@@ -10,3 +10,15 @@ export { type ServiceEvent, type WatchOptions } from './watch.js';
 export { gather, type GatherAnswer, type GatherOptions } from './gather.js';
 export { VersionRange, compareVersions, parseVersion, satisfies, type SemVer } from './semver.js';
 export { INSTANCE_PREFIX, SrvVerb, instanceSubject, srvSubject } from './subjects.js';
+export {
+  handle,
+  intent,
+  type HandleOptions,
+  type IntentChooser,
+  type IntentContext,
+  type IntentHandler,
+  type IntentHandlerHandle,
+  type IntentOptions,
+  type IntentOutcome,
+  type IntentResult,
+} from './intents.js';
