@@ -49,7 +49,7 @@ export function mailbox(bus: Connection, owner: string, options: QueueOptions = 
   checkName('mailbox', owner);
   const q = new DurableQueue(
     bus,
-    { name: owner, stream: `${MAILBOX_STREAM_PREFIX}${owner}`, subject: `${MAILBOX_SUBJECT_PREFIX}${owner}`, consumer: MAILBOX_CONSUMER },
+    { name: owner, stream: `${MAILBOX_STREAM_PREFIX}${owner}`, subject: `${MAILBOX_SUBJECT_PREFIX}${owner}`, consumer: MAILBOX_CONSUMER, senderCreatesConsumer: false },
     options,
   );
   return {

@@ -146,6 +146,11 @@ export interface Layout {
   readonly stream: string;
   readonly subject: string;
   readonly consumer: string;
+  /**
+   * A queue's first sender creates the consumer too, so the options of whoever creates
+   * the queue set its ack wait and max-deliver; a mailbox's sender cannot (owner only).
+   */
+  readonly senderCreatesConsumer: boolean;
 }
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,58}$/;
@@ -291,7 +296,7 @@ export class DurableQueue {
 
   async send(data: Payload | undefined, o: SendOptions = {}): Promise<SendResult> {
     const headers = sendHeaders(o);
-    await this.ensureStream();
+    await (this.layout.senderCreatesConsumer ? this.ensureConsumer() : this.ensureStream());
     const r = await this.ds.publish(this.layout.subject, data, {
       ...(o.msgId !== undefined ? { msgId: o.msgId } : {}),
       ...(headers ? { headers } : {}),

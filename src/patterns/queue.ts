@@ -52,7 +52,7 @@ export interface Queue {
  */
 export function queue(bus: Connection, name: string, options: QueueOptions = {}): Queue {
   checkName('queue', name);
-  const q = new DurableQueue(bus, { name, stream: `${QUEUE_STREAM_PREFIX}${name}`, subject: `${QUEUE_SUBJECT_PREFIX}${name}`, consumer: QUEUE_CONSUMER }, options);
+  const q = new DurableQueue(bus, { name, stream: `${QUEUE_STREAM_PREFIX}${name}`, subject: `${QUEUE_SUBJECT_PREFIX}${name}`, consumer: QUEUE_CONSUMER, senderCreatesConsumer: true }, options);
   return {
     name,
     send: (data, o) => q.send(data, o),
