@@ -1,0 +1,37 @@
+/**
+ * @grpc/grpc-js is optional: only the gRPC bridge needs it, so it is loaded on first use
+ * with a dynamic import, and its absence is a coded error that says what to install.
+ */
+import type * as GrpcJs from '@grpc/grpc-js';
+import { ErrorCode, PlexusError } from '../errors/index.js';
+
+/** The grpc-js module. */
+export type Grpc = typeof GrpcJs;
+
+let loading: Promise<Grpc> | undefined;
+
+/**
+ * Load @grpc/grpc-js (once).
+ * @throws PLEXUS_ERR_CONFIG when the package is not installed.
+ */
+export function loadGrpc(): Promise<Grpc> {
+  return (loading ??= importGrpc());
+}
+
+async function importGrpc(): Promise<Grpc> {
+  // A variable specifier keeps bundlers and tsc from treating it as a hard dependency.
+  const name = '@grpc/grpc-js';
+  try {
+    const mod = (await import(name)) as Grpc & { default?: Grpc };
+    // CommonJS under ESM: the named exports may only be on `default`.
+    return typeof mod.Server === 'function' ? mod : mod.default!;
+  } catch (err) {
+    loading = undefined;
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    throw new PlexusError(
+      ErrorCode.CONFIG,
+      missing ? 'the gRPC bridge needs @grpc/grpc-js: npm install @grpc/grpc-js' : `cannot load @grpc/grpc-js: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
