@@ -22,3 +22,4 @@ export {
   type IntentOutcome,
   type IntentResult,
 } from './intents.js';
+export { ServiceBalancer, type BalanceStrategy, type BalancerOptions, type BalancedRoute } from './balance.js';

@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RegistrySubject, isInstanceId, isServiceName, type InstanceRecord } from '../broker/registry.js';
-import type { Connection, Subscription } from '../client/index.js';
+import type { Connection, RequestHandler, Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { SrvVerb } from './subjects.js';
+import { SrvVerb, instanceSubject } from './subjects.js';
 
 /** Counters of one method (or endpoint) of an instance. */
 export interface EndpointStats {
@@ -74,6 +74,13 @@ export interface InstanceHandle {
   record(endpoint: string, ms: number, failed?: boolean): void;
   /** The current counters, as STATS reports them. */
   stats(): InstanceStats;
+  /**
+   * Answer requests on `subject` as this instance: in the queue group `queue` (default
+   * `_serve`: round-robin among instances) and on this instance's own subject (for
+   * least-pending and version-range clients), counting requests, errors and latency
+   * under `endpoint` (default the subject). Declare the subject in `endpoints` too.
+   */
+  serve(subject: string, handler: RequestHandler, options?: { queue?: string; endpoint?: string }): { close(): void };
   /** Change the endpoints or metadata; registers again (watchers see an `up` with the new record). */
   update(change: { endpoints?: readonly string[]; metadata?: Readonly<Record<string, unknown>> }): Promise<void>;
   /** Leave the registry (watchers see `down`) and stop answering `$SRV` verbs. */
@@ -184,6 +191,27 @@ class Instance implements InstanceHandle {
       endpoints[k] = { requests: s.requests, errors: s.errors, totalMs: s.totalMs, averageMs: s.requests > 0 ? s.totalMs / s.requests : 0 };
     }
     return { name: this.name, id: this.id, version: this.version, started: this.started, endpoints };
+  }
+
+  serve(subject: string, handler: RequestHandler, options: { queue?: string; endpoint?: string } = {}): { close(): void } {
+    const endpoint = options.endpoint ?? subject;
+    const timed: RequestHandler = async (msg, ctx) => {
+      const started = performance.now();
+      try {
+        const out = await handler(msg, ctx);
+        this.record(endpoint, performance.now() - started);
+        return out;
+      } catch (err) {
+        this.record(endpoint, performance.now() - started, true);
+        throw err;
+      }
+    };
+    const subs = [
+      this.bus.serve(subject, timed, { queue: options.queue ?? '_serve' }),
+      this.bus.serve(instanceSubject(this.id, subject), timed, { queue: '' }),
+    ];
+    this.subs.push(...subs);
+    return { close: () => subs.forEach((s) => s.unsubscribe()) };
   }
 
   async update(change: { endpoints?: readonly string[]; metadata?: Readonly<Record<string, unknown>> }): Promise<void> {
