@@ -212,13 +212,15 @@ export class Leases {
 
   /**
    * Give `owner`'s lease back (any token when `token` is undefined: an acquire that
-   * gave up may have been granted). Resolves once saved; `released` false when nothing
-   * was held.
+   * gave up may have been granted); `released` false when nothing was held. Answered
+   * without waiting for the save: if the service dies before it, the lease comes back
+   * after a restart only until its TTL ends (safe, just later), while not waiting
+   * halves the cost of handing a contended lock over (the next grant's save covers it).
    */
-  async release(kind: LeaseKind, name: string, owner: string, token: number | undefined): Promise<{ released: boolean }> {
+  release(kind: LeaseKind, name: string, owner: string, token: number | undefined): { released: boolean } {
     this.assertOpen();
     const released = this.drop(kind, name, owner, token);
-    if (released) await this.writer.save();
+    if (released) this.writer.save().catch((err: unknown) => this.onError(err));
     return { released };
   }
 

@@ -46,9 +46,9 @@ void it('a lease that is not renewed expires: the holder is told (LEASE_LOST) an
 
 void it('automatic renewal keeps a lease well past its TTL', async (t) => {
   const f = await coordFixture(t);
-  const l = lock(f.bus, 'renew', { ttlMs: 300 });
+  const l = lock(f.bus, 'renew', { ttlMs: 800 });
   const a = await l.acquire();
-  await sleep(1200);
+  await sleep(2500);
   assert.equal(a.lost, false);
   assert.equal(await l.tryAcquire(), undefined);
   await a.release();

@@ -30,11 +30,11 @@ void it('N permits: the N+1th waits until one is released', async (t) => {
 
 void it('a permit holder that is killed gives its permit back when its lease expires; renewal keeps the others', async (t) => {
   const f = await coordFixture(t);
-  const s = semaphore(f.bus, 'workers', { permits: 2, ttlMs: 400 });
+  const s = semaphore(f.bus, 'workers', { permits: 2, ttlMs: 1000 });
   const mine = await s.acquire();
-  const child = await f.child('hold', 'sem', 'workers', '2', '400');
+  const child = await f.child('hold', 'sem', 'workers', '2', '1000');
   await child.waitLine(/^acquired \d+$/, 10_000);
-  await sleep(900); // both renew past two TTLs
+  await sleep(2500); // both renew past two TTLs
   assert.equal(mine.lost, false);
   assert.equal(await s.tryAcquire(), undefined);
   await child.kill();
