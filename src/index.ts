@@ -25,3 +25,20 @@ export * from './contract/index.js';
 export * from './patterns/index.js';
 // Service discovery, load balancing and intents (docs/discovery.md).
 export * from './discovery/index.js';
+// HTTP/REST gateway with OpenAPI 3.1 (docs/gateway.md).
+export {
+  startGateway,
+  OPENAPI_PATH,
+  TIMEOUT_HEADER as GATEWAY_TIMEOUT_HEADER,
+  CALLER_HEADER as GATEWAY_CALLER_HEADER,
+  serviceStatus,
+  toJsonSchema,
+  type Gateway,
+  type GatewayOptions,
+  type GatewayRoute,
+  type Authenticate,
+  type HttpErrorBody,
+  type StatusOverrides,
+  type JsonSchema,
+  type SchemaConversion,
+} from './gateway/index.js';
