@@ -89,7 +89,10 @@ class GatewayHandler {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    // Parsed against a fixed origin by concatenation, so `//host/x` stays a path (404)
+    // instead of being read as a network-path reference to another host.
+    const raw = req.url ?? '/';
+    const url = raw.startsWith('/') ? new URL(`http://gateway${raw}`) : new URL(raw);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (path === OPENAPI_PATH) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(res, 'GET');

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineService, serveService, ServiceError, type HandlerContext } from '../../src/contract/index.js';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/index.js';
+import type { Connection } from '../../src/client/index.js';
 import { startTestBroker, type Cleanup } from '../helpers/plexus.js';
 
 export const catalog = defineService('catalog', {
@@ -53,7 +54,7 @@ export interface Observed {
   logs: Record<string, unknown>[];
 }
 
-export async function startCatalog(cleanup: Cleanup, gatewayOptions: Partial<GatewayOptions> = {}): Promise<{ gateway: Gateway; observed: Observed; busIdentity: string }> {
+export async function startCatalog(cleanup: Cleanup, gatewayOptions: Partial<GatewayOptions> = {}): Promise<{ gateway: Gateway; observed: Observed; busIdentity: string; svcBus: Connection }> {
   const b = await startTestBroker(cleanup, { auth: { users: [{ user: 'gw', token: 'gw-token' }, { user: 'svc', token: 'svc-token' }] } });
   const svcBus = await b.connect({ token: 'svc-token' });
   const gwBus = await b.connect({ token: 'gw-token' });
@@ -87,7 +88,7 @@ export async function startCatalog(cleanup: Cleanup, gatewayOptions: Partial<Gat
   cleanup.defer(() => stockServer.close());
   const gateway = await startGateway({ bus: gwBus, services: [catalog, stock, ghost], ...gatewayOptions });
   cleanup.defer(() => gateway.close());
-  return { gateway, observed, busIdentity: 'gw' };
+  return { gateway, observed, busIdentity: 'gw', svcBus };
 }
 
 /** fetch + parse, bounded. */

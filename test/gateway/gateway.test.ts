@@ -200,3 +200,38 @@ test('maxInFlight refuses calls beyond the limit with 503 GATEWAY_BUSY', async (
   const third = await call(`${gateway.url}/api/catalog/slow?ms=1`);
   assert.equal(third.status, 200);
 });
+
+test('a service instance that dies mid-call is 502 at once, not a wait for the deadline', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { gateway, observed, svcBus } = await startCatalog(cleanup);
+  const started = Date.now();
+  const pending = call(`${gateway.url}/api/catalog/slow?ms=20000`, { headers: { 'x-plexus-timeout-ms': '20000' } });
+  await waitFor(() => observed.slowStarted === 1, 5000, 'handler start');
+  await svcBus.close();
+  const r = await pending;
+  assert.equal(r.status, 502, JSON.stringify(r.body));
+  assert.equal(r.body['code'], ErrorCode.RESPONDER_GONE);
+  assert.ok(Date.now() - started < 15_000, 'well before the 20 s deadline');
+});
+
+test('hostile paths and keys: no prototype pollution, no host confusion', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { gateway } = await startCatalog(cleanup);
+  const q = await call(`${gateway.url}/api/catalog/search?q=x&__proto__=polluted&constructor=1`);
+  assert.equal(q.status, 200, JSON.stringify(q.body));
+  const body = await call(`${gateway.url}/api/catalog/search`, { method: 'POST', body: '{"q":"x","__proto__":{"polluted":true}}', headers: { 'content-type': 'application/json' } });
+  assert.equal(body.status, 200, JSON.stringify(body.body));
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
+
+  const url = new URL(gateway.url);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '//example.org/openapi.json', method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 404);
+});
