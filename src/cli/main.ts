@@ -15,11 +15,12 @@ import { passwdCommand } from './passwd.js';
 import { pubCommand } from './pub.js';
 import { replyCommand } from './reply.js';
 import { reqCommand } from './req.js';
+import { servicesCommand } from './services.js';
 import { kvCommand } from './kv.js';
 import { subCommand } from './sub.js';
 import { upCommand } from './up.js';
 
-const COMMANDS: readonly Command[] = [upCommand, brokerCommand, pubCommand, subCommand, reqCommand, replyCommand, kvCommand, gatewayCommand, benchCommand, passwdCommand];
+const COMMANDS: readonly Command[] = [upCommand, brokerCommand, pubCommand, subCommand, reqCommand, replyCommand, servicesCommand, kvCommand, gatewayCommand, benchCommand, passwdCommand];
 
 function version(): string {
   try {
