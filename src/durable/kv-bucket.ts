@@ -316,7 +316,12 @@ export class KvBucket {
     if (this.sweepTimer !== undefined) return; // the running timer fires within SWEEP_MAX_MS anyway
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = undefined;
-      this.sweep().catch((err: unknown) => this.onError(err));
+      this.sweep().catch((err: unknown) => {
+        // A tombstone could not be written (disk full?): expired keys still read as
+        // absent; try again later.
+        this.onError(err);
+        this.scheduleSweep(SWEEP_MAX_MS);
+      });
     }, ms);
     this.sweepTimer.unref();
   }
