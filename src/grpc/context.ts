@@ -18,6 +18,8 @@ export interface GrpcServerCallLike {
   on(event: 'cancelled', listener: () => void): unknown;
 }
 
+/** A cancel this close to the deadline is the deadline passing (timers and clocks differ by a few ms). */
+const DEADLINE_SLACK_MS = 25;
 /** The longest timer Node honours; later deadlines are left to gRPC itself. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -44,8 +46,9 @@ export class GrpcHandlerContext implements HandlerContext, AmbientCall {
     this.headers = headers;
     this.caller = `grpc:${call.getPeer()}`;
     this.requestId = headers[REQUEST_ID_HEADER] ?? randomUUID();
-    // grpc-js reports both a client's cancel and a passed deadline as 'cancelled'.
-    const onCancel = (): void => this.cancel(this.deadline !== undefined && Date.now() >= this.deadline);
+    // grpc-js reports both a client's cancel and a passed deadline as 'cancelled', and
+    // its deadline timer can fire a few ms before our clock reads the deadline.
+    const onCancel = (): void => this.cancel(this.deadline !== undefined && Date.now() + DEADLINE_SLACK_MS >= this.deadline);
     call.on('cancelled', onCancel);
     if (call.cancelled) onCancel();
     if (this.deadline !== undefined && !this.abort.signal.aborted) {
