@@ -45,7 +45,9 @@ export interface PyProcess {
 /** Start `python3 <script> ...args` in interop/python. */
 export function runPython(cleanup: Cleanup, script: string, args: readonly string[]): PyProcess {
   const child = spawn(PYTHON, ['-u', script, ...args], { cwd: PYTHON_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${PYTHON} ${script}`);
+  // A missing interpreter is reported here (and fails the test), not as an unhandled 'error'.
+  child.on('error', () => {});
+  if (child.pid === undefined) throw new Error(`could not start ${PYTHON} ${script}: the interop tests need ${PYTHON} (3.11+) on PATH`);
   const pid = child.pid;
   const events: PyEvent[] = [];
   let stdout = '';
