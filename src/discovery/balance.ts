@@ -93,7 +93,9 @@ export class ServiceBalancer {
     if (strategy === 'round-robin' && this.range === undefined) return { subject, instance: undefined, release: noop };
     const view = viewOf(this.bus, this.name, this.options.timeoutMs ?? 5000);
     await view.ready;
-    const all = [...view.known.values()];
+    // Instances of the name that serve this subject (those that listed no endpoints are
+    // taken at their word): other majors of a typed service listen elsewhere.
+    const all = [...view.known.values()].filter((i) => i.endpoints.length === 0 || i.endpoints.includes(subject));
     const matching = this.range ? all.filter((i) => this.range!.test(i.version)) : all;
     if (matching.length === 0) {
       if (this.range) throw noMatch(this.name, this.range.source, all);

@@ -33,7 +33,8 @@ describe('balancing', { timeout: 30_000 }, () => {
     const lp = new ServiceBalancer(me, 'work', { strategy: 'least-pending' });
     // Two at once: one each (a tie is broken by rotation, then the other is idle).
     const held = [lp.request('work.do', ''), lp.request('work.do', '')];
-    await waitFor(() => hits.slow === 1 && hits.fast === 1, 3000, 'one request on each instance');
+    // ... and the fast one's answer is back (until then both hold one of ours: a tie).
+    await waitFor(() => hits.slow === 1 && hits.fast === 1 && !lp.inFlight.has('fast'), 3000, 'one request on each instance');
     assert.equal(lp.inFlight.get('slow'), 1);
     // While the slow one holds a request of ours, every new one goes to the idle instance.
     for (let i = 0; i < 5; i++) assert.equal((await lp.request('work.do', '', { timeout: 3000 })).string(), 'fast');
@@ -63,6 +64,8 @@ describe('balancing', { timeout: 30_000 }, () => {
     const me = await b.connect();
     const v1 = await registerInstance(v1Bus, { name: 'calc', version: '1.9.0', id: 'calc-v1', endpoints: ['calc.add'] });
     const v2 = await registerInstance(v2Bus, { name: 'calc', version: '2.3.0', id: 'calc-v2', endpoints: ['calc.add'] });
+    // Same name and a matching version, but it does not serve calc.add: never picked for it.
+    await registerInstance(v2Bus, { name: 'calc', version: '2.5.0', id: 'calc-mul', endpoints: ['calc.mul'] });
     v1.serve('calc.add', () => 'v1');
     v2.serve('calc.add', () => 'v2');
     await v1Bus.flush();
