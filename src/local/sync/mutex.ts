@@ -50,8 +50,11 @@ export interface MutexLockOptions extends SyncWaitOptions {
 
 const LOCKED: LockResult = Object.freeze({ ownerDied: false });
 
+/** This process's pid, read once: `process.pid` is a getter into C++ (~300 ns a read). */
+const OWN_PID = process.pid;
+
 function ownToken(): number {
-  return (((process.pid & 0x3fffff) << 8) | (threadId & 0xff)) | 0;
+  return (((OWN_PID & 0x3fffff) << 8) | (threadId & 0xff)) | 0;
 }
 
 /** A mutex over shared memory; see the module comment. Not re-entrant. */
@@ -163,13 +166,13 @@ export class Mutex {
   private recordOwner(): void {
     Atomics.store(this.i32, W_OWNER_NS, ownPidNamespace() | 0);
     this.start[F_OWNER_START] = ownStartTime();
-    Atomics.store(this.i32, W_OWNER_PID, process.pid);
+    Atomics.store(this.i32, W_OWNER_PID, OWN_PID);
   }
 
   /** Whether the holder with `token` is gone (false when it cannot be judged). */
   private ownerDead(token: number): boolean {
     const pid = token >>> 8;
-    if (pid === (process.pid & 0x3fffff)) return false; // this process: threads are not judged
+    if (pid === (OWN_PID & 0x3fffff)) return false; // this process: threads are not judged
     const i32 = this.i32;
     let start = 0;
     if (Atomics.load(i32, W_OWNER_PID) === pid) {
