@@ -5,8 +5,8 @@ JSON after a keyword, so a test can parse it.
     python3 plexus_cli.py pub     URL SUBJECT DATA [--header k=v ...]
     python3 plexus_cli.py sub     URL PATTERN --count N [--queue Q] [--linger S]
     python3 plexus_cli.py serve   URL SUBJECT --count N [--queue Q]
-    python3 plexus_cli.py request URL SUBJECT DATA [--timeout S]
-    common options: --token T  --user U --password P  --name NAME  --wait S (overall limit)
+    python3 plexus_cli.py request URL SUBJECT DATA [--timeout S] [--header k=v ...]
+    common options: --token T  --user U --password P  --name NAME  --wait S (overall limit)  --no-ping
 
 `serve` upper-cases text; the payload `fail` answers PLEXUS_ERR_INVALID_ARGUMENT, `crash`
 raises a plain exception, and `hang` waits until the caller cancels.
@@ -87,7 +87,8 @@ def cmd_serve(c: Client, a: argparse.Namespace) -> int:
 
 def cmd_request(c: Client, a: argparse.Namespace) -> int:
     try:
-        reply = c.request(a.subject, a.data, timeout=a.timeout)
+        headers = [tuple(h.split("=", 1)) for h in a.header]
+        reply = c.request(a.subject, a.data, timeout=a.timeout, headers=headers or None)
     except PlexusError as err:
         say("error", err.to_wire())
         return 0
@@ -102,6 +103,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--password")
     parser.add_argument("--name", default="python")
     parser.add_argument("--wait", type=float, default=10.0, help="overall limit in seconds")
+    parser.add_argument("--no-ping", action="store_true", help="never PING the broker (only answer its PINGs)")
     cmds = parser.add_subparsers(dest="cmd", required=True)
     p = cmds.add_parser("pub")
     p.add_argument("url"), p.add_argument("subject"), p.add_argument("data")
@@ -118,9 +120,11 @@ def main(argv: list[str]) -> int:
     p = cmds.add_parser("request")
     p.add_argument("url"), p.add_argument("subject"), p.add_argument("data")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--header", action="append", default=[])
     a = parser.parse_args(argv)
     try:
-        client = Client.connect(a.url, token=a.token, user=a.user, password=a.password, name=a.name, timeout=a.wait)
+        client = Client.connect(a.url, token=a.token, user=a.user, password=a.password, name=a.name, timeout=a.wait,
+                                ping_broker=not a.no_ping)
     except PlexusError as err:
         say("error", err.to_wire())
         return 3

@@ -206,6 +206,7 @@ class Client:
         self.max_payload: int = int(server["maxPayload"])
         self.heartbeat_s: float = max(0.05, int(server.get("heartbeatMs", 5000)) / 1000)
         self.pings_answered = 0
+        self.ping_broker = True
         self.errors: list[PlexusError] = []  # non-fatal ERRs nobody else claimed (refused PUBs)
         self.closed_error: Optional[PlexusError] = None
         self._decoder = decoder
@@ -230,8 +231,11 @@ class Client:
 
     @classmethod
     def connect(cls, url: str, *, token: Optional[str] = None, user: Optional[str] = None,
-                password: Optional[str] = None, name: Optional[str] = None, timeout: float = 5.0) -> "Client":
-        """Connect and do the handshake (section 6.1); raises the broker's ERR code on refusal."""
+                password: Optional[str] = None, name: Optional[str] = None, timeout: float = 5.0,
+                ping_broker: bool = True) -> "Client":
+        """Connect and do the handshake (section 6.1); raises the broker's ERR code on refusal.
+        `ping_broker=False` leaves keepalive PINGs to the broker (we still answer them and
+        still drop a broker silent for 3 heartbeats)."""
         family, address = parse_url(url)
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
@@ -257,6 +261,7 @@ class Client:
         decoder.max_frame_bytes = int(server["maxPayload"]) + 3 * 0xFFFF + 20
         sock.settimeout(None)
         client = cls(sock, server, decoder)
+        client.ping_broker = ping_broker
         for frame in early:
             client._dispatch(frame)
         client._reader.start()
@@ -532,7 +537,7 @@ class Client:
             if quiet > 3 * self.heartbeat_s:
                 self._shutdown(PlexusError("PLEXUS_ERR_HEARTBEAT_TIMEOUT", f"broker silent for {quiet:.1f}s"))
                 return
-            if quiet > self.heartbeat_s:
+            if quiet > self.heartbeat_s and self.ping_broker:
                 try:
                     self._send(Frame(PING))
                 except PlexusError:

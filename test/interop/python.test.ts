@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { z } from 'zod';
+import { defineService, methodSubject, serveService, ServiceError } from '../../src/contract/index.js';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
 import type { AuthConfig } from '../../src/broker/index.js';
 import { Cleanup, startTestBroker, take } from '../helpers/plexus.js';
@@ -66,9 +68,9 @@ test('TypeScript publishes, a Python wildcard subscription receives; Python answ
   const cleanup = new Cleanup(t);
   const b = await startTestBroker(cleanup, { auth, heartbeatMs: 200 });
   const ts = await b.connect({ token: 'ts-token' });
-  // linger 1.2 s = 6 heartbeats idle: the broker drops a peer silent for 3, so staying
-  // open means the Python side answered its PINGs.
-  const py = runPython(cleanup, CLI, ['--token', 'py-token', 'sub', b.url, 'interop.ts.*', '--count', '2', '--linger', '1.2']);
+  // --no-ping: Python never pings on its own, so over a 1.2 s linger (6 heartbeats) the
+  // broker must ping it, and drops it after 3 silent beats unless it answers.
+  const py = runPython(cleanup, CLI, ['--token', 'py-token', '--no-ping', 'sub', b.url, 'interop.ts.*', '--count', '2', '--linger', '1.2']);
   await py.next('ready', 10_000);
   ts.publish('interop.ts.a', 'first', { headers: { k: 'v' } });
   ts.publish('interop.ts.a.deeper', 'not matched: * is one token');
@@ -155,4 +157,43 @@ test('Python requests, TypeScript serves: reply, ServiceError-style codes, no re
   const reason = await within(aborted.promise, 5000, 'TS handler abort');
   assert.equal((reason as PlexusError).code, ErrorCode.TIMEOUT);
   for (const p of [refused, nobody, slow]) assert.equal(await p.exit(10_000), 0);
+});
+
+test('Python calls a typed TypeScript service by its subject: JSON in, JSON out, validation and service errors', async (t) => {
+  const cleanup = new Cleanup(t);
+  const b = await startTestBroker(cleanup, { auth });
+  const ts = await b.connect({ token: 'ts-token' });
+  const calc = defineService('calc', {
+    version: '1.4.0',
+    methods: { divide: { input: z.object({ a: z.number(), b: z.number() }), output: z.object({ q: z.number(), caller: z.string() }) } },
+  });
+  const server = serveService(ts, calc, {
+    divide: async ({ a, b: d }, ctx) => {
+      if (d === 0) throw new ServiceError('DIVISION_BY_ZERO', 'b must not be 0', { a });
+      return { q: a / d, caller: ctx.caller };
+    },
+  });
+  cleanup.defer(() => server.close());
+  await ts.flush();
+  const subject = methodSubject(calc, 'divide');
+  assert.equal(subject, '$SRV.calc.1.divide');
+  const args = (data: string): string[] => ['--token', 'py-token', 'request', b.url, subject, data, '--header', 'content-type=application/json'];
+
+  const ok = runPython(cleanup, CLI, args('{"a":7,"b":2}'));
+  assert.deepEqual(JSON.parse(String((await ok.next('reply', 10_000))['payload'])), { q: 3.5, caller: 'py' });
+
+  const invalid = runPython(cleanup, CLI, args('{"a":"seven","b":2}'));
+  const v = await invalid.next('error', 10_000);
+  // On the wire every ServiceError, validation included, is PLEXUS_ERR_SERVICE with the
+  // real code inside (docs/services.md); TS clients unwrap it, a raw client sees the carrier.
+  assert.equal(v['code'], ErrorCode.SERVICE);
+  const inner = v['details'] as { code: string; details: { where: string; issues: { path: string[] }[] } };
+  assert.equal(inner.code, ErrorCode.VALIDATION);
+  assert.equal(inner.details.where, 'input');
+  assert.deepEqual(inner.details.issues.map((i) => i.path), [['a']]);
+
+  const zero = runPython(cleanup, CLI, args('{"a":1,"b":0}'));
+  // A ServiceError travels as PLEXUS_ERR_SERVICE carrying the application code (docs/services.md).
+  assert.deepEqual(await zero.next('error', 10_000), { code: ErrorCode.SERVICE, message: 'b must not be 0', details: { code: 'DIVISION_BY_ZERO', details: { a: 1 } } });
+  for (const p of [ok, invalid, zero]) assert.equal(await p.exit(10_000), 0);
 });
