@@ -31,9 +31,13 @@ export interface ConsumeOptions {
   readonly timeoutMs?: number;
 }
 
-/** An async iterator of messages; `close()` (or `break`) ends the session. */
+/**
+ * An async iterator of messages; `close()` (or `break`) ends the session. Closing waits
+ * (at most the grant timeout) until the service confirmed the stop, giving back what
+ * was still on its way, so nothing sits out an ack wait.
+ */
 export interface MessageStream extends AsyncIterableIterator<DurableMessage> {
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Errors after which a grant is simply tried again on the next heartbeat. */
@@ -55,12 +59,13 @@ class PushConsumer implements MessageStream {
   private needReset = false;
   private lastHeard = Date.now();
   private closed = false;
+  private closing: Promise<void> | undefined;
   private error: unknown;
   private wakeUp: (() => void) | undefined;
   private readonly started: Promise<void>;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly sub;
-  private readonly onAbort = (): void => this.close();
+  private readonly onAbort = (): void => void this.close();
 
   constructor(
     private readonly bus: Connection,
@@ -79,7 +84,7 @@ class PushConsumer implements MessageStream {
     this.sub = bus.subscribe(this.deliver, { callback: (m) => this.onMessage(m) });
     this.timer = setInterval(() => this.tick(), this.heartbeatMs);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (options.signal?.aborted) this.close();
+    if (options.signal?.aborted) void this.close();
     this.started = this.grant(this.prefetch, true, true);
     this.started.catch(() => undefined);
   }
@@ -105,24 +110,31 @@ class PushConsumer implements MessageStream {
   }
 
   async return(): Promise<IteratorResult<DurableMessage>> {
-    this.close();
+    await this.close();
     return { value: undefined, done: true };
   }
 
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     this.options.signal?.removeEventListener('abort', this.onAbort);
-    this.sub.unsubscribe();
+    this.wake();
     try {
-      this.bus.publish(this.subject, JSON.stringify({ deliver: this.deliver, stop: true } satisfies PushGrant));
       // Buffered, never handed out: give them back now instead of after their ack wait.
       for (const m of this.buffer.splice(0)) this.bus.publish(m.ackSubject, '-NAK');
+      // The stop's reply comes after every message the service sent before it (one
+      // connection, in order): what arrives meanwhile is given back by onMessage.
+      await this.bus.request(this.subject, JSON.stringify({ deliver: this.deliver, stop: true } satisfies PushGrant), { timeout: this.timeoutMs });
     } catch {
-      // The connection is closed: the service redelivers after the ack wait.
+      // The service or connection is gone: it redelivers after the ack wait.
+    } finally {
+      this.sub.unsubscribe();
     }
-    this.wake();
   }
 
   private wake(): void {
@@ -133,7 +145,7 @@ class PushConsumer implements MessageStream {
 
   private fail(err: unknown): void {
     this.error ??= err;
-    this.close();
+    void this.close();
   }
 
   private onMessage(msg: Message): void {
@@ -214,8 +226,11 @@ class PushConsumer implements MessageStream {
       this.granted = reset ? credit : this.granted + credit;
       this.needReset = reply.created === true && !reset; // it forgot our earlier credit
     } catch (err) {
-      if (TRANSIENT.has((err as PlexusError).code)) this.needReset = true;
-      else {
+      if (TRANSIENT.has((err as PlexusError).code)) {
+        this.needReset = true;
+        // Try again soon (the service may be starting), not only at the next heartbeat.
+        setTimeout(() => this.tick(), Math.min(this.heartbeatMs, 500)).unref();
+      } else {
         this.fail(err);
         if (first) throw err;
       }

@@ -107,7 +107,15 @@ class PushSession {
         if (Date.now() - this.lastHeard > 3 * this.heartbeatMs) break; // the client is gone
         if (this.credit > 0) {
           const { out, more } = await this.c.lock.run(() => claim(this.st, this.c, Math.min(this.credit, MAX_BATCH), ROUND_BYTES));
-          if (this.closed) break; // what was claimed comes back after its ack wait
+          if (this.closed) {
+            // Stopped while claiming: give these back at once rather than after their ack wait.
+            for (const m of out) {
+              const p = this.c.pending.get(m.rec.seq);
+              if (p && p.count === m.count) p.deadline = Date.now();
+            }
+            if (out.length > 0) this.st.wake();
+            break;
+          }
           for (const m of out) {
             const headers = { ...userHeaders(m.headers), [META_HEADER]: JSON.stringify(toMeta(this.st, this.c, m)) };
             this.bus.publish(this.deliver, m.rec.payload, { headers });

@@ -102,9 +102,9 @@ export interface QueueMessage {
   term(): Promise<void>;
 }
 
-/** An async iterable of messages; `break` or `close()` ends it. */
+/** An async iterable of messages; `break` or `close()` ends it (and gives back what was on its way). */
 export interface QueueConsumer extends AsyncIterableIterator<QueueMessage> {
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A dead-lettered message with why and where from. */
@@ -216,12 +216,15 @@ class Consumer implements QueueConsumer {
   }
 
   async return(): Promise<IteratorResult<QueueMessage>> {
-    this.close();
+    await this.close();
     return { value: undefined, done: true };
   }
 
-  close(): void {
-    void this.inner.then((s) => s.close(), () => undefined);
+  async close(): Promise<void> {
+    await this.inner.then(
+      (s) => s.close(),
+      () => undefined,
+    );
   }
 }
 

@@ -76,7 +76,7 @@ void describe('durable service: push consumers with credit windows', () => {
     assert.equal(again.seq, first.seq);
     assert.equal(again.deliveryCount, 2);
     await again.ack();
-    other.close();
+    await other.close();
   });
 
   void it('keeps consuming across a service restart', async (t) => {
@@ -92,7 +92,7 @@ void describe('durable service: push consumers with credit windows', () => {
     const m2 = await next(it, 5000);
     assert.equal(m2.string(), 'after');
     await m2.ack();
-    it.close();
+    await it.close();
   });
 
   void it("ack 'auto' acknowledges as messages are handed out; break gives buffered ones back at once", async (t) => {

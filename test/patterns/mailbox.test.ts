@@ -60,7 +60,7 @@ void describe('mailbox pattern', () => {
     assert.equal(m2.string(), 'bring the report');
     assert.equal(m2.from, 'bob');
     await m2.ack();
-    it.close();
+    await it.close();
     const st = await box.stat();
     assert.deepEqual({ stored: st.stored, unacked: st.unacked, ready: st.ready }, { stored: 0, unacked: 0, ready: 0 });
     // Alice may write to her own mailbox too; the sender is still stamped.
@@ -69,7 +69,7 @@ void describe('mailbox pattern', () => {
       const r = box.read();
       const m = await next(r);
       await m.ack();
-      r.close();
+      await r.close();
       return [m];
     })();
     assert.equal(self!.from, 'alice');
@@ -83,7 +83,7 @@ void describe('mailbox pattern', () => {
     const m = await next(it);
     assert.equal(m.string(), 'hi');
     assert.equal(m.from, 'anonymous');
-    it.close();
+    await it.close();
   });
 
   void it('rejects mailbox names that cannot be identities here', async (t) => {

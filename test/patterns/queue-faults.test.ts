@@ -9,7 +9,7 @@ import { within } from '../helpers/wait.js';
 
 const child = new URL('./queue-child.js', import.meta.url);
 
-async function next(it: AsyncIterator<QueueMessage>, ms = 5000): Promise<QueueMessage> {
+async function next(it: AsyncIterator<QueueMessage>, ms = 15_000): Promise<QueueMessage> {
   const r = await within(it.next(), ms, 'next message');
   assert.equal(r.done, false, 'iteration ended');
   return r.value as QueueMessage;
@@ -35,7 +35,7 @@ void describe('queue faults', () => {
     assert.equal(m.string(), 'resize image 42');
     assert.equal(m.deliveryCount, 2, 'the second delivery');
     await m.ack();
-    it.close();
+    await it.close();
     assert.equal((await q.stat()).stored, 0);
   });
 
@@ -81,7 +81,7 @@ void describe('queue faults', () => {
       rest.push(m.string());
       await m.ack();
     }
-    it.close();
+    await it.close();
     assert.deepEqual(
       [...acked, ...rest].sort(),
       Array.from({ length: N }, (_, i) => `order ${i}`).sort(),

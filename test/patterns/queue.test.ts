@@ -61,7 +61,7 @@ void describe('queue pattern', () => {
     }
     assert.deepEqual(got, ['once', 'now', 'later']);
     assert.ok(Date.now() - t0 >= 300, 'the delayed one came last, when due');
-    it.close();
+    await it.close();
     assert.equal((await q.stat()).stored, 0);
   });
 
@@ -81,7 +81,7 @@ void describe('queue pattern', () => {
     assert.equal(m3.string(), 'flaky');
     assert.equal(m3.deliveryCount, 2);
     await m3.ack();
-    it.close();
+    await it.close();
     assert.equal(await q.dlq().count(), 0);
     assert.equal((await q.stat()).stored, 0);
   });
@@ -113,7 +113,7 @@ void describe('queue pattern', () => {
     assert.deepEqual(deliveries, [1, 2, 3]);
     // Moved to the DLQ, then removed from the queue (work-queue retention).
     await waitFor(async () => (await q.dlq().count()) === 1 && (await q.stat()).stored === 0, 5000, 'dead-lettered');
-    it.close();
+    await it.close();
     const [dead] = await q.dlq().read();
     assert.equal(dead!.string(), '{not json');
     assert.equal(dead!.reason, 'max-deliver');
