@@ -191,7 +191,7 @@ test('authenticate decides the HTTP caller (401 without), passed on as x-plexus-
 test('maxInFlight refuses calls beyond the limit with 503 GATEWAY_BUSY', async (t) => {
   const cleanup = new Cleanup(t);
   const { gateway, observed } = await startCatalog(cleanup, { maxInFlight: 1 });
-  const first = call(`${gateway.url}/api/catalog/slow?ms=600`);
+  const first = call(`${gateway.url}/api/catalog/slow?ms=2000`);
   await waitFor(() => observed.slowStarted === 1, 5000, 'first call running');
   const second = await call(`${gateway.url}/api/catalog/slow?ms=1`);
   assert.equal(second.status, 503);
