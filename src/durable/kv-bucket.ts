@@ -13,10 +13,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { openLog, type Log, type StoredRecord } from '../store/index.js';
-import { decodeHeaders, encodeHeaders, subjectMatches } from '../wire/index.js';
+import { decodeHeaders, subjectMatches } from '../wire/index.js';
 import { writeFileAtomic } from './files.js';
 import { KV_HEADERS, MAX_KEYS, type Fence, type KvBucketConfig, type KvRecordOp, type WireKvEntry } from './kv-config.js';
-import { Mutex } from './stream.js';
+import { KvWriteQueue, type KeyView, type KvWrite, type KvWriteResult } from './kv-writes.js';
 
 /** Checks a write's fence; throws PLEXUS_ERR_FENCE_STALE when it is not the lock's live lease. */
 export type FenceCheck = (fence: Fence) => void;
@@ -32,17 +32,6 @@ interface KeyState {
   revisions: number[];
 }
 
-/** A write request after validation. */
-export interface KvWrite {
-  readonly key: string;
-  /** undefined: a delete. */
-  readonly value: Uint8Array | undefined;
-  /** put: any; create: only if absent; update: only if at `revision`; del with `revision`: CAS delete. */
-  readonly mode: 'put' | 'create' | 'update' | 'del';
-  readonly revision?: number;
-  readonly ttlMs?: number;
-  readonly fence?: Fence;
-}
 
 /** Segment size of bucket logs: small, so superseded revisions are reclaimed soon. */
 const SEGMENT_BYTES = 4 * 1024 * 1024;
@@ -53,7 +42,7 @@ const SWEEP_MAX_MS = 1000;
 
 export class KvBucket {
   private readonly keys = new Map<string, KeyState>();
-  private readonly writes = new Mutex();
+  private readonly writes: KvWriteQueue;
   private readonly waiters = new Set<() => void>();
   private liveRevisions = 0;
   private compacting = false;
@@ -64,9 +53,17 @@ export class KvBucket {
     readonly config: KvBucketConfig,
     readonly dir: string,
     readonly log: Log,
-    private readonly fenceCheck: FenceCheck,
+    fenceCheck: FenceCheck,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.writes = new KvWriteQueue({
+      log,
+      defaultTtlMs: config.ttlMs,
+      view: (key, now) => this.view(key, now),
+      fenceCheck: (fence) => fenceCheck(fence),
+      committed: (records) => this.committed(records),
+    });
+  }
 
   /** Create the bucket's directory and config file (if new), open its log and rebuild the index. */
   static async open(config: KvBucketConfig, dir: string, fenceCheck: FenceCheck, onError: (err: unknown) => void, create: boolean): Promise<KvBucket> {
@@ -154,44 +151,30 @@ export class KvBucket {
     return e && this.live(key) ? e : undefined;
   }
 
-  /** Apply a write; resolves with the new entry (without its value) once durable. */
-  write(w: KvWrite): Promise<{ revision: number; deleted?: boolean }> {
-    return this.writes.run(async () => {
-      if (this.closed) throw new PlexusError(ErrorCode.SHUTTING_DOWN, 'the KV bucket is closing');
-      const now = Date.now();
-      const cur = this.live(w.key, now);
-      const actual = cur?.revision ?? 0;
-      if (w.mode === 'create' && cur) {
-        throw new PlexusError(ErrorCode.KV_KEY_EXISTS, `key ${w.key} exists`, { details: { key: w.key, revision: actual } });
-      }
-      if ((w.mode === 'update' || (w.mode === 'del' && w.revision !== undefined)) && actual !== w.revision) {
-        throw new PlexusError(ErrorCode.KV_WRONG_REVISION, `key ${w.key} is at revision ${actual}, not ${w.revision}`, {
-          details: { key: w.key, expected: w.revision, actual },
-        });
-      }
-      if (w.mode === 'del' && !cur) return { revision: this.keys.get(w.key)?.revision ?? 0, deleted: false };
-      // Checked last, right before the append: nothing can run between the check and the write order.
-      if (w.fence) this.fenceCheck(w.fence);
-      const headers: Record<string, string> = {};
-      if (w.mode === 'del') headers[KV_HEADERS.op] = 'del';
-      else {
-        headers[KV_HEADERS.op] = 'put';
-        headers[KV_HEADERS.created] = String(cur ? cur.createdAt : now);
-        const ttl = w.ttlMs ?? this.config.ttlMs;
-        if (ttl > 0) headers[KV_HEADERS.expires] = String(now + ttl);
-      }
-      return this.appendAndApply(w.key, headers, w.value ?? new Uint8Array(0), w.mode === 'del');
-    });
+  /** Apply a write (group-committed with concurrent ones); resolves once durable. */
+  write(w: KvWrite): Promise<KvWriteResult> {
+    if (this.closed) return Promise.reject(new PlexusError(ErrorCode.SHUTTING_DOWN, 'the KV bucket is closing'));
+    return this.writes.write(w);
   }
 
-  private async appendAndApply(key: string, headers: Record<string, string>, value: Uint8Array, deleted: boolean): Promise<{ revision: number; deleted?: boolean }> {
-    const encoded = encodeHeaders(headers);
-    const { seq, timestamp } = await this.log.append({ subject: key, headers: encoded, payload: value });
-    const st = this.apply({ seq, timestamp, subject: key, headers: encoded, payload: value, size: 0 });
-    if (st.expiresAt !== undefined) this.scheduleSweep(st.expiresAt - Date.now());
+  /** The index's view of `key` for the write checks. */
+  private view(key: string, now: number): KeyView | undefined {
+    const st = this.keys.get(key);
+    if (!st) return undefined;
+    const live = st.op === 'put' && (st.expiresAt === undefined || st.expiresAt > now);
+    return { revision: st.revision, live, createdAt: st.createdAt, expiresAt: st.op === 'put' ? st.expiresAt : undefined };
+  }
+
+  /** A batch is durable: index it, wake watchers, arm the TTL sweep, maybe compact. */
+  private committed(records: readonly StoredRecord[]): void {
+    let soonest = Infinity;
+    for (const r of records) {
+      const st = this.apply(r);
+      if (st.expiresAt !== undefined) soonest = Math.min(soonest, st.expiresAt);
+    }
+    if (soonest !== Infinity) this.scheduleSweep(soonest - Date.now());
     this.wake();
     this.maybeCompact();
-    return deleted ? { revision: seq, deleted: true } : { revision: seq };
   }
 
   /** Every kept revision of `key`, oldest first (deletes included). */
@@ -336,14 +319,8 @@ export class KvBucket {
       if (st.expiresAt <= now) due.push(key);
       else next = Math.min(next, st.expiresAt);
     }
-    for (const key of due) {
-      if (this.closed) return;
-      await this.writes.run(async () => {
-        const st = this.keys.get(key);
-        if (!st || st.op !== 'put' || st.expiresAt === undefined || st.expiresAt > Date.now()) return;
-        await this.appendAndApply(key, { [KV_HEADERS.op]: 'expire' }, new Uint8Array(0), true);
-      });
-    }
+    // One batch: the queue re-checks each key (a write may have renewed it meanwhile).
+    if (due.length > 0 && !this.closed) await Promise.all(due.map((key) => this.writes.write({ key, value: undefined, mode: 'expire' })));
     if (next !== Infinity) this.scheduleSweep(next - Date.now());
   }
 
@@ -371,7 +348,7 @@ export class KvBucket {
     this.closed = true;
     if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.wake();
-    await this.writes.run(async () => undefined);
+    await this.writes.idle();
     await this.log.close();
   }
 }

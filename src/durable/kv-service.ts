@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Connection, Message, RequestContext, Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { readJson } from './files.js';
-import { KvBucket, type FenceCheck, type KvWrite } from './kv-bucket.js';
+import { KvBucket, type FenceCheck } from './kv-bucket.js';
 import {
   KV_PREFIX,
   KvOp,
@@ -22,6 +22,7 @@ import {
   parseBucketConfig,
   parseFence,
 } from './kv-config.js';
+import type { KvWrite } from './kv-writes.js';
 import { Mutex } from './stream.js';
 
 function bad(message: string, details?: unknown): PlexusError {

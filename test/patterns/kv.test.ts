@@ -171,3 +171,28 @@ void it('superseded revisions are compacted away; the newest values stay (and su
     assert.equal(e?.string(), before[k]?.string());
   }
 });
+
+void it('concurrent writes share fsyncs yet compare-and-set stays exact: one create wins, one update per revision wins', async (t) => {
+  const f = await durableFixture(t);
+  const s = kv(f.bus, 'race');
+  const clients = await Promise.all(Array.from({ length: 4 }, () => f.client()));
+  const handles = [s, ...clients.map((c) => kv(c.bus, 'race'))];
+  const creates = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => handles[i % handles.length]!.create('k', `c${i}`)));
+  assert.equal(creates.filter((r) => r.status === 'fulfilled').length, 1);
+  for (const r of creates) if (r.status === 'rejected') assert.equal((r.reason as { code: string }).code, 'PLEXUS_ERR_KV_KEY_EXISTS');
+  const base = (await s.get('k'))!;
+  const updates = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => handles[i % handles.length]!.update('k', `u${i}`, base.revision)));
+  const won = updates.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  assert.equal(won.length, 1);
+  assert.equal((await s.get('k'))!.string(), `u${won[0]}`);
+  // Plain puts: every one acknowledged with its own revision, in one order.
+  const revs = await Promise.all(Array.from({ length: 200 }, (_, i) => handles[i % handles.length]!.put(`p.${i % 7}`, String(i))));
+  assert.equal(new Set(revs).size, 200);
+  for (let k = 0; k < 7; k++) {
+    const mine = revs.map((r, i) => [r, i] as const).filter(([, i]) => i % 7 === k);
+    const newest = mine.reduce((a, b) => (b[0] > a[0] ? b : a));
+    assert.equal((await s.get(`p.${k}`))!.string(), String(newest[1]), `p.${k} holds its highest-revision write`);
+  }
+  // The bucket's revision is its newest write's.
+  assert.equal((await s.info()).state.revision, Math.max(...revs));
+});
