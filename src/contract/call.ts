@@ -5,6 +5,7 @@
  */
 import { backoffDelay } from '../client/backoff.js';
 import type { Connection } from '../client/index.js';
+import { ServiceBalancer } from '../discovery/index.js';
 import { contentTypeHeader, type Codec } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { REQUEST_ID_HEADER, callLimits, deadlinePassed, sleep } from './context.js';
@@ -22,6 +23,8 @@ export interface CallDefaults {
   readonly validate?: boolean;
   /** The major version to call (from the client's version range). @default the contract's */
   readonly major?: number;
+  /** Picks instances (version range, least-pending); without one the queue group picks. */
+  readonly balancer?: ServiceBalancer;
 }
 
 /** Most tries a retry policy may ask for. */
@@ -91,6 +94,7 @@ export async function callMethod(
   const payload = codec.encode(value);
   const headers = requestHeaders(options.headers, codec, limits.requestId);
   const attempts = retry?.attempts ?? 1;
+  const balancer = defaults.balancer ?? (options.balance !== undefined ? new ServiceBalancer(bus, contract.name) : undefined);
 
   for (let attempt = 0; ; attempt++) {
     let timeout: number | undefined;
@@ -99,15 +103,19 @@ export async function callMethod(
       if (remaining <= 0) throw deadlinePassed(what);
       timeout = Math.ceil(remaining);
     }
+    // Each attempt routes again: a retry after RESPONDER_GONE goes to an instance still there.
+    const route = balancer ? await balancer.route(subject, options.balance).catch((err: unknown) => Promise.reject(fromCallError(err))) : undefined;
     try {
-      const reply = await bus.request(subject, payload, {
+      const reply = await bus.request(route?.subject ?? subject, payload, {
         ...(timeout !== undefined ? { timeout } : {}),
         ...(limits.signal ? { signal: limits.signal } : {}),
         headers,
         idempotent: def.idempotent === true,
       });
+      route?.release();
       return codec.decode(reply.data);
     } catch (err) {
+      route?.release();
       if (!retry || attempt + 1 >= attempts || !isRetryable(err)) throw fromCallError(err);
       const delay = backoffDelay(attempt, retry.backoffMs, retry.maxBackoffMs);
       // Never retry past the deadline: a try that cannot finish in time is not made.

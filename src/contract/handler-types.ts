@@ -1,5 +1,6 @@
 /** Types of service implementations and typed clients, inferred from a contract. */
 import type { Codec } from '../codec/index.js';
+import type { BalanceStrategy } from '../discovery/index.js';
 import type { HandlerContext } from './context.js';
 import type { CallInput, CallOutput, CodecName, HandlerInput, HandlerOutput, MethodDefinition, ServiceContract } from './types.js';
 
@@ -41,6 +42,8 @@ export interface CallOptions {
   readonly codec?: CodecName | Codec;
   /** Validate the input before sending. @default the client's, else true */
   readonly validate?: boolean;
+  /** How this call picks an instance (docs/discovery.md). @default the client's `balance`, else round-robin */
+  readonly balance?: BalanceStrategy;
 }
 
 /** A typed method of a client. */

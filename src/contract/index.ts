@@ -34,5 +34,7 @@ export { REQUEST_ID_HEADER } from './context.js';
 export type { CallOptions, ClientMethod, MethodHandler, RetryOptions, ServiceClient, ServiceImpl } from './handler-types.js';
 export { callMethod, isRetryable, type CallDefaults } from './call.js';
 export { serviceClient, type ServiceClientOptions } from './client.js';
+export { callClientStream, callServerStream } from './stream-call.js';
+export { MAX_STREAM_MESSAGE_BYTES } from './stream-frames.js';
 export { serveService, type ServeServiceOptions, type ServiceServer } from './serve.js';
 export type { MethodStats } from './stats.js';

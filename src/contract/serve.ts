@@ -7,14 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Connection, Message, RequestContext, Subscription } from '../client/index.js';
-import type { Codec, CodecRegistry } from '../codec/index.js';
+import type { Codec } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { RequestHandlerContext, runWithCall, stderrLogSink, type LogSink } from './context.js';
 import { isServiceContract, methodSubject } from './define.js';
-import { ServiceError, toWireError } from './errors.js';
 import type { ServiceImpl } from './handler-types.js';
+import { failRequest, type MethodRuntime } from './runtime.js';
 import { MethodStatsTable, type MethodStats } from './stats.js';
-import type { MethodDefinition, ServiceContract } from './types.js';
+import { serveStreamCall } from './stream-serve.js';
+import type { ServiceContract } from './types.js';
 import { isPromiseLike, validateWith } from './validate.js';
 import { requestCodec, serverRegistry } from './wire-codec.js';
 
@@ -63,30 +64,6 @@ export interface ServiceServer {
   close(): Promise<void>;
   /** Settles when the server has closed. */
   readonly closed: Promise<void>;
-}
-
-/** What a registered method handler needs at request time. */
-export interface MethodRuntime {
-  readonly what: string;
-  readonly def: MethodDefinition;
-  readonly handler: (input: unknown, ctx: RequestHandlerContext) => unknown;
-  readonly validate: boolean;
-  readonly sink: LogSink;
-  readonly fallback: Codec;
-  readonly registry: CodecRegistry;
-  readonly stats: MethodStats;
-}
-
-/** Turn a handler's failure into its wire error, logging what the caller will not see. */
-export function failRequest(rt: MethodRuntime, ctx: RequestHandlerContext, err: unknown): PlexusError {
-  rt.stats.errors++;
-  const wire = toWireError(err, rt.what, ctx.requestId);
-  if (!(err instanceof ServiceError) && !(err instanceof PlexusError)) {
-    ctx.log.error('handler threw an unexpected error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  } else if (err instanceof ServiceError && err.code === ErrorCode.VALIDATION && (err.details as { where?: string })?.where === 'output') {
-    ctx.log.error('handler returned a value that fails the output schema', { issues: (err.details as { issues?: unknown }).issues });
-  }
-  return wire;
 }
 
 /** Serve one unary request. */
@@ -144,18 +121,13 @@ export function serveService<C extends ServiceContract>(
 ): ServiceServer {
   if (!isServiceContract(contract)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'serveService needs a contract from defineService');
   checkImpl(contract, impl);
-  for (const [name, def] of Object.entries(contract.methods)) {
-    if (def.stream !== undefined) {
-      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${contract.name}.${name}: ${def.stream}-streaming methods are not served yet`);
-    }
-  }
   const queue = options.queue ?? contract.name;
   const sink = options.log ?? stderrLogSink;
   const registry = serverRegistry(contract, options.codecs);
   const validate = options.validate ?? true;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
   const stats = new MethodStatsTable();
-  const subs: Subscription[] = [];
+  const subs: Pick<Subscription, 'unsubscribe'>[] = [];
   const subjects: Record<string, string> = {};
   let running = 0;
 
@@ -173,6 +145,17 @@ export function serveService<C extends ServiceContract>(
     };
     const subject = methodSubject(contract, name);
     subjects[name] = subject;
+    if (def.stream !== undefined) {
+      const listener = bus.acceptStreams(subject, { queue });
+      subs.push({ unsubscribe: () => listener.close() });
+      void (async () => {
+        for await (const stream of listener) {
+          running++;
+          void serveStreamCall(rt, stream).finally(() => running--);
+        }
+      })();
+      continue;
+    }
     subs.push(
       bus.serve(
         subject,
