@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Connection } from '../client/index.js';
 import { isServiceContract, type ServiceContract } from '../contract/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import type { JsonSchema } from './json-schema.js';
 import type { StatusOverrides } from './status.js';
 
 /** An extra path for one method, e.g. `{ path: '/users', service: 'users', method: 'list' }`. */
@@ -46,6 +47,13 @@ export interface GatewayOptions {
   readonly forwardHeaders?: readonly string[];
   /** Status per error code, before the built-in table (e.g. `{ RIDE_UNAVAILABLE: 409 }`). */
   readonly statusOverrides?: StatusOverrides;
+  /**
+   * JSON Schemas for the OpenAPI document by `<service>.<method>`, used instead of the
+   * converted ones: for schema libraries with no JSON Schema export, or to document more
+   * than a converter can say. Request handling does not use them beyond GET query
+   * coercion; the contract's own schemas still validate.
+   */
+  readonly schemas?: Readonly<Record<string, { readonly input?: JsonSchema; readonly output?: JsonSchema }>>;
   /** `info` of the OpenAPI document. */
   readonly info?: { readonly title?: string; readonly version?: string; readonly description?: string };
   /** Where unexpected (non-Plexus) errors are reported. @default console.error */
@@ -67,6 +75,7 @@ export interface ResolvedGatewayOptions {
   readonly authenticate: Authenticate | undefined;
   readonly forwardHeaders: readonly string[];
   readonly statusOverrides: StatusOverrides;
+  readonly schemas: Readonly<Record<string, { readonly input?: JsonSchema; readonly output?: JsonSchema }>>;
   readonly info: { readonly title: string; readonly version: string; readonly description?: string };
   readonly onError: (err: unknown) => void;
 }
@@ -131,6 +140,7 @@ export function resolveGatewayOptions(o: GatewayOptions): ResolvedGatewayOptions
       .map((h) => h.toLowerCase())
       .filter((h) => h !== CALLER_HEADER && !h.startsWith(':')),
     statusOverrides: o.statusOverrides ?? {},
+    schemas: o.schemas ?? {},
     info: {
       title: o.info?.title ?? 'Plexus HTTP gateway',
       version: o.info?.version ?? o.services.map((s) => `${s.name}@${s.version}`).join(', '),

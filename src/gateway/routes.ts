@@ -35,10 +35,16 @@ export function buildRoutes(o: ResolvedGatewayOptions): RouteTable {
         streaming.set(path, `${contract.name}.${method} is a ${def.stream}-streaming method; call it over Plexus, not HTTP`);
         continue;
       }
-      const route: Route = { path, contract, method, def, input: toJsonSchema(def.input, 'input'), output: toJsonSchema(def.output, 'output') };
+      const given = Object.prototype.hasOwnProperty.call(o.schemas, `${contract.name}.${method}`) ? o.schemas[`${contract.name}.${method}`] : undefined;
+      const input = given?.input ? { schema: given.input } : toJsonSchema(def.input, 'input');
+      const output = given?.output ? { schema: given.output } : toJsonSchema(def.output, 'output');
+      const route: Route = { path, contract, method, def, input, output };
       routes.set(path, route);
       byMethod.set(`${contract.name}.${method}`, route);
     }
+  }
+  for (const key of Object.keys(o.schemas)) {
+    if (!byMethod.has(key)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `schemas: no unary method ${key} among the services`);
   }
   for (const extra of o.routes) {
     const target = byMethod.get(`${extra.service}.${extra.method}`);

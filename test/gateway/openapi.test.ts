@@ -81,6 +81,21 @@ test('/openapi.json: OpenAPI 3.1 with paths, verbs, parameters and schemas from 
   assert.equal(wrong.status, 405);
 });
 
+test('the schemas option documents methods whose library has no JSON Schema export', async (t) => {
+  const cleanup = new Cleanup(t);
+  const given = { type: 'object', properties: { sku: { type: 'string', description: 'stock keeping unit' } }, required: ['sku'] };
+  const { gateway } = await startCatalog(cleanup, { schemas: { 'stock.level': { input: given } } });
+  const { body: doc } = await call(`${gateway.url}/openapi.json`);
+  const schemas = (doc['components'] as Json)['schemas'] as Record<string, Json>;
+  assert.deepEqual(schemas['stock.level.input'], given);
+  assert.equal((schemas['stock.level.output']!['properties'] as Json)['level'] !== undefined, true, 'output still converted');
+  const { startGateway } = await import('../../src/gateway/index.js');
+  await assert.rejects(
+    startGateway({ bus: { request: () => Promise.reject(new Error('unused')) } as never, services: [defineService('y', { version: '1.0.0', methods: { m: { input: z.object({}), output: z.object({}) } } })], schemas: { 'y.nope': {} } }),
+    /no unary method y\.nope/,
+  );
+});
+
 test('schemas without a JSON Schema form become {} with a note, never a guess', () => {
   const custom: StandardSchemaV1<string> = {
     '~standard': { version: 1, vendor: 'handmade', validate: (value) => (typeof value === 'string' ? { value } : { issues: [{ message: 'not a string' }] }) },
