@@ -91,8 +91,8 @@ export class KvBucket {
         recs = await this.log.readRange(from, { toSeq: last, maxRecords: 4096, maxBytes: 8 << 20 });
       } catch (err) {
         // A corrupt range is never served; the keys it held keep their older revisions.
-        const toSeq = err instanceof PlexusError && err.code === ErrorCode.STORE_CORRUPT ? (err.details as { toSeq?: unknown } | undefined)?.toSeq : undefined;
-        if (typeof toSeq !== 'number') throw err;
+        const toSeq = corruptUpTo(err);
+        if (toSeq === undefined) throw err;
         this.onError(err);
         from = Math.max(from + 1, toSeq + 1);
         continue;
@@ -236,7 +236,18 @@ export class KvBucket {
       let bytes = 0;
       let scanned = Math.max(after, from - 1);
       while (from <= last && entries.length < max && bytes < maxBytes) {
-        const recs = await this.log.readRange(from, { toSeq: last, maxRecords: max, maxBytes });
+        let recs: StoredRecord[];
+        try {
+          recs = await this.log.readRange(from, { toSeq: last, maxRecords: max, maxBytes });
+        } catch (err) {
+          // Never served, never a reason to stall every watcher: report it and go past.
+          const toSeq = corruptUpTo(err);
+          if (toSeq === undefined) throw err;
+          this.onError(err);
+          scanned = Math.max(scanned, from, Math.min(toSeq, last));
+          from = scanned + 1;
+          continue;
+        }
         if (recs.length === 0) {
           scanned = last;
           break;
@@ -351,6 +362,13 @@ export class KvBucket {
     await this.writes.idle();
     await this.log.close();
   }
+}
+
+/** The last sequence of the corrupt range `err` reports (PLEXUS_ERR_STORE_CORRUPT), if it is one. */
+function corruptUpTo(err: unknown): number | undefined {
+  if (!(err instanceof PlexusError) || err.code !== ErrorCode.STORE_CORRUPT) return undefined;
+  const toSeq = (err.details as { toSeq?: unknown } | undefined)?.toSeq;
+  return typeof toSeq === 'number' ? toSeq : undefined;
 }
 
 /** The wire form of a stored record. */
