@@ -24,6 +24,8 @@ import { errorResponse } from './status.js';
 export const OPENAPI_PATH = '/openapi.json';
 /** Response header echoing the request id (the caller's `request-id`, else a new one). */
 export const REQUEST_ID_RESPONSE_HEADER = 'request-id';
+/** A request id taken from the caller: 1–128 visible ASCII characters. */
+const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 /** Longest time `close()` waits for running calls before dropping their connections. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -83,7 +85,9 @@ class GatewayHandler {
   ) {}
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const requestId = firstHeader(req, 'request-id') ?? randomUUID();
+    // The caller's id is kept when it is a sane token; it travels in headers and logs.
+    const given = firstHeader(req, 'request-id');
+    const requestId = given !== undefined && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     res.setHeader(REQUEST_ID_RESPONSE_HEADER, requestId);
     this.route(req, res, requestId).catch((err: unknown) => this.fail(res, err));
   }
@@ -92,7 +96,12 @@ class GatewayHandler {
     // Parsed against a fixed origin by concatenation, so `//host/x` stays a path (404)
     // instead of being read as a network-path reference to another host.
     const raw = req.url ?? '/';
-    const url = raw.startsWith('/') ? new URL(`http://gateway${raw}`) : new URL(raw);
+    let url: URL;
+    try {
+      url = raw.startsWith('/') ? new URL(`http://gateway${raw}`) : new URL(raw);
+    } catch {
+      throw new PlexusError(ErrorCode.ROUTE_NOT_FOUND, 'the request target is not a path');
+    }
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (path === OPENAPI_PATH) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(res, 'GET');

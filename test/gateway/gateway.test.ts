@@ -24,6 +24,8 @@ test('POST calls the method; headers pass through only when allowed; the caller 
   assert.equal(h['x-plexus-caller'], undefined, 'a client cannot claim an identity');
   assert.equal(h['cookie'], undefined, 'only listed headers are forwarded');
 
+  const tooLong = await call(`${gateway.url}/api/catalog/buy`, { json: { id: 1, qty: 1 }, headers: { 'request-id': 'x'.repeat(200) } });
+  assert.match(tooLong.headers.get('request-id') ?? '', /^[0-9a-f-]{36}$/, 'an unreasonable id is replaced');
   const generated = await call(`${gateway.url}/api/catalog/buy`, { json: { id: 1, qty: 1 } });
   assert.match(generated.headers.get('request-id') ?? '', /^[0-9a-f-]{36}$/);
   assert.equal((generated.body['headers'] as Record<string, string>)['request-id'], generated.headers.get('request-id'));
