@@ -6,8 +6,9 @@
  * output, encode the reply in the request's codec.
  */
 import { randomUUID } from 'node:crypto';
-import type { Connection, Message, RequestContext, Subscription } from '../client/index.js';
+import type { Connection, Message, RequestContext, RequestHandler, Subscription } from '../client/index.js';
 import type { Codec } from '../codec/index.js';
+import { instanceSubject, registerInstance, type InstanceHandle } from '../discovery/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { RequestHandlerContext, runWithCall, stderrLogSink, type LogSink } from './context.js';
 import { isServiceContract, methodSubject } from './define.js';
@@ -40,6 +41,11 @@ export interface ServeServiceOptions {
    * a returned function runs on `close()`, before the subscriptions go.
    */
   readonly onStart?: (server: ServiceServer) => void | (() => void | Promise<void>);
+  /**
+   * List this instance in the broker's service registry while it serves (name, version,
+   * method subjects, metadata, per-method stats; docs/discovery.md). @default true
+   */
+  readonly register?: boolean;
 }
 
 /** A running service instance. */
@@ -127,6 +133,7 @@ export function serveService<C extends ServiceContract>(
   const validate = options.validate ?? true;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
   const stats = new MethodStatsTable();
+  const id = randomUUID();
   const subs: Pick<Subscription, 'unsubscribe'>[] = [];
   const subjects: Record<string, string> = {};
   let running = 0;
@@ -156,36 +163,34 @@ export function serveService<C extends ServiceContract>(
       })();
       continue;
     }
-    subs.push(
-      bus.serve(
-        subject,
-        (msg, core) => {
-          running++;
-          let result: Promise<Uint8Array> | Uint8Array;
-          try {
-            result = serveUnary(rt, msg, core);
-          } catch (err) {
-            running--;
-            throw err;
-          }
-          if (!isPromiseLike(result)) {
-            running--;
-            return result;
-          }
-          return result.finally(() => running--);
-        },
-        { queue },
-      ),
-    );
+    const handler: RequestHandler = (msg, core) => {
+      running++;
+      let result: Promise<Uint8Array> | Uint8Array;
+      try {
+        result = serveUnary(rt, msg, core);
+      } catch (err) {
+        running--;
+        throw err;
+      }
+      if (!isPromiseLike(result)) {
+        running--;
+        return result;
+      }
+      return result.finally(() => running--);
+    };
+    // The queue group round-robins among instances; the instance subject reaches this
+    // one only (least-pending and version-range clients, docs/discovery.md).
+    subs.push(bus.serve(subject, handler, { queue }), bus.serve(instanceSubject(id, subject), handler, { queue: '' }));
   }
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   let closing: Promise<void> | undefined;
+  let registration: Promise<InstanceHandle | undefined> = Promise.resolve(undefined);
   let onStop: void | (() => void | Promise<void>) = undefined;
   const server: ServiceServer = {
     contract,
-    id: randomUUID(),
+    id,
     started: Date.now(),
     metadata: Object.freeze({ ...(options.metadata ?? {}) }),
     queue,
@@ -194,12 +199,16 @@ export function serveService<C extends ServiceContract>(
       return running;
     },
     stats: () => stats.snapshot(),
-    ready: () => bus.flush(),
+    ready: async () => {
+      await bus.flush();
+      await registration;
+    },
     close: () =>
       (closing ??= (async () => {
         options.signal?.removeEventListener('abort', onAbort);
         try {
           if (typeof onStop === 'function') await onStop();
+          await (await registration)?.close();
         } catch {
           // A failing deregistration must not keep the server serving.
         }
@@ -213,6 +222,24 @@ export function serveService<C extends ServiceContract>(
   const onAbort = (): void => void server.close();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   onStop = options.onStart?.(server);
+  // Registered after the subscriptions went out on the same connection, so a listed
+  // instance is always reachable. Failing to register is logged, never fatal: the
+  // instance still serves through its queue group.
+  registration =
+    options.register === false
+      ? Promise.resolve(undefined)
+      : registerInstance(bus, {
+          name: contract.name,
+          version: contract.version,
+          id,
+          endpoints: Object.values(subjects),
+          metadata: server.metadata,
+          started: server.started,
+          stats: () => stats.snapshot(),
+        }).catch((err: unknown) => {
+          sink('warn', 'could not register the service instance', { service: contract.name, error: err instanceof Error ? err.message : String(err) });
+          return undefined;
+        });
   if (options.signal?.aborted) void server.close();
   return server;
 }
