@@ -21,6 +21,17 @@ if (selected.length === 0) {
   console.error(`no test files found under ${root}${filter ? ` matching ${filter}` : ''}`);
   process.exit(1);
 }
-const args = ['--test', '--test-timeout=120000', '--test-concurrency=2', ...selected];
-const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// The crash proof (dist/test/proof) is long by design (≥ 200k operations, ≥ 50 kills):
+// it runs after everything else, alone, with its own time limit.
+const proof = selected.filter((f) => f.includes(`${join('test', 'proof')}/`) || f.includes('/proof/'));
+const regular = selected.filter((f) => !proof.includes(f));
+let status = 0;
+if (regular.length > 0) {
+  const r = spawnSync(process.execPath, ['--test', '--test-timeout=120000', '--test-concurrency=2', ...regular], { stdio: 'inherit' });
+  status = r.status ?? 1;
+}
+if (proof.length > 0) {
+  const r = spawnSync(process.execPath, ['--test', '--test-timeout=660000', '--test-concurrency=1', ...proof], { stdio: 'inherit' });
+  status ||= r.status ?? 1;
+}
+process.exit(status);

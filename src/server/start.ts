@@ -21,6 +21,12 @@ export interface EmbeddedDurableOptions {
   readonly sweepMs?: number;
   /** Errors nobody else hears about (failed unacknowledged captures, retried DLQ moves). */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Who may read a mailbox: `'owner'` only the identity it is named after, `'open'`
+   * anyone. @default 'owner' when the broker has `auth`, else 'open' (without auth
+   * everyone is `anonymous`, so nobody could be an owner)
+   */
+  readonly mailboxAccess?: 'owner' | 'open';
 }
 
 /** {@link BrokerOptions} plus the embedded durable service. */
@@ -65,6 +71,7 @@ export async function startBroker(options: ServerOptions): Promise<PlexusServer>
       dir: durableOptions.dir,
       url: 'inproc://durable',
       connect: { inproc: hub, name: 'durable-service' },
+      mailboxAccess: durableOptions.mailboxAccess ?? (brokerOptions.auth ? 'owner' : 'open'),
       ...(durableOptions.sweepMs !== undefined ? { sweepMs: durableOptions.sweepMs } : {}),
       ...(durableOptions.onError ? { onError: durableOptions.onError } : {}),
     });
