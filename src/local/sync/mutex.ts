@@ -15,9 +15,9 @@
  * repair the state the lock protects. Death of a worker thread whose process lives on is
  * not detected, nor death of an owner in another pid namespace.
  */
-import { threadId } from 'node:worker_threads';
 import { ErrorCode, plexusError } from '../../errors/index.js';
 import { isProcessAlive, ownPidNamespace, ownStartTime } from '../liveness.js';
+import { OWN_PID, ownToken } from './owner.js';
 import { checkRegion, initRegion, regionView, SyncCore, SyncKind, W_STATE, type SyncAttachOptions, type SyncCreateOptions, type SyncWaitOptions } from './common.js';
 
 const W_LOCK = W_STATE;
@@ -49,13 +49,6 @@ export interface MutexLockOptions extends SyncWaitOptions {
 }
 
 const LOCKED: LockResult = Object.freeze({ ownerDied: false });
-
-/** This process's pid, read once: `process.pid` is a getter into C++ (~300 ns a read). */
-const OWN_PID = process.pid;
-
-function ownToken(): number {
-  return (((OWN_PID & 0x3fffff) << 8) | (threadId & 0xff)) | 0;
-}
 
 /** A mutex over shared memory; see the module comment. Not re-entrant. */
 export class Mutex {
