@@ -59,3 +59,12 @@ export function calculatorHandlers(onSleepEnd: (outcome: SleepOutcome, deadlineI
     },
   };
 }
+
+/** RunningSum, the bidirectional rpc: the total after each number, as each arrives. */
+export async function* runningSum(items: AsyncIterable<Record<string, unknown>>): AsyncGenerator<{ sum: number }> {
+  let sum = 0;
+  for await (const item of items) {
+    sum += Number(item['value']);
+    yield { sum };
+  }
+}

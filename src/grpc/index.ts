@@ -20,7 +20,7 @@ export {
   type MessageCodec,
   type GrpcStreamKind,
 } from './proto.js';
-export { serveGrpc, type ServeGrpcOptions, type GrpcServer } from './server.js';
+export { serveGrpc, type ServeGrpcOptions, type GrpcServer, type BidiHandler } from './server.js';
 export { bridgeGrpcService, busForwarder, type BridgeGrpcOptions, type GrpcBridge } from './bridge.js';
 export { GrpcStatus, STATUS_OF_PLEXUS_CODE, PLEXUS_ERROR_TRAILER, statusOf, statusName, fromStatus } from './status.js';
 export { GrpcHandlerContext } from './context.js';

@@ -6,8 +6,19 @@
  * `ctx.signal`; errors become gRPC statuses by the table in status.ts.
  */
 import { once } from 'node:events';
-import type { Server, ServerCredentials, handleUnaryCall, handleServerStreamingCall, handleClientStreamingCall, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { runWithCall, stderrLogSink, type LogSink } from '../contract/context.js';
+import type { Readable } from 'node:stream';
+import type {
+  Server,
+  ServerCredentials,
+  ServerDuplexStream,
+  ServerWritableStream,
+  handleBidiStreamingCall,
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { runWithCall, stderrLogSink, type HandlerContext, type LogSink } from '../contract/context.js';
 import { isServiceContract } from '../contract/define.js';
 import { ServiceError, toWireError } from '../contract/errors.js';
 import type { ServiceImpl } from '../contract/handler-types.js';
@@ -16,7 +27,7 @@ import { validateWith } from '../contract/validate.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { GrpcHandlerContext } from './context.js';
 import { loadGrpc, type Grpc } from './load.js';
-import { grpcDefinition, type ProtoMethod, type ProtoService } from './proto.js';
+import { grpcDefinition, messageSchema, type ProtoMethod, type ProtoService } from './proto.js';
 import { toStatus } from './status.js';
 
 /** Options for {@link serveGrpc}. */
@@ -33,7 +44,15 @@ export interface ServeGrpcOptions {
   readonly log?: LogSink;
   /** How long `close()` lets running calls finish before cutting them. @default 5000 */
   readonly closeTimeoutMs?: number;
+  /**
+   * Handlers for bidirectional-streaming rpcs, by rpc name. Contracts have no such kind,
+   * so these live beside the contract; messages are validated with the proto's types.
+   */
+  readonly bidi?: Readonly<Record<string, BidiHandler>>;
 }
+
+/** A bidirectional-streaming handler: reads the client's messages, yields its own. */
+export type BidiHandler = (inputs: AsyncIterable<Record<string, unknown>>, ctx: HandlerContext) => AsyncIterable<unknown> | Iterable<unknown>;
 
 /** A running gRPC server. */
 export interface GrpcServer {
@@ -81,25 +100,59 @@ function unary(rt: MethodRuntime, sink: LogSink): handleUnaryCall<unknown, unkno
   };
 }
 
+/**
+ * Write a handler's items to a gRPC response stream: each validated, the iterator not
+ * pulled again while HTTP/2 flow control says the buffer is full.
+ */
+async function writeAll(
+  rt: MethodRuntime,
+  call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+  items: unknown,
+  ctx: GrpcHandlerContext,
+): Promise<void> {
+  if (items === null || typeof items !== 'object' || !(Symbol.asyncIterator in items || Symbol.iterator in items)) {
+    throw new PlexusError(ErrorCode.INTERNAL, `${rt.what} streams replies but its handler returned no iterable`);
+  }
+  for await (const item of items as AsyncIterable<unknown> | Iterable<unknown>) {
+    ctx.signal.throwIfAborted();
+    const out = rt.validate ? await validateWith(rt.def.output, item, 'output', rt.what) : item;
+    // Backpressure: wait for the HTTP/2 stream to drain (or the call to end).
+    if (!call.write(out)) await once(call, 'drain', { signal: ctx.signal });
+  }
+  call.end();
+}
+
+/** Validated inputs of a client stream, pulled at the handler's pace (the Readable buffers a little). */
+async function* readAll(rt: MethodRuntime, call: Readable): AsyncGenerator<unknown> {
+  // destroyOnReturn: false — a Readable's default iterator destroys the stream when it
+  // ends, which for a bidi call would kill the response side before its status is sent.
+  for await (const raw of call.iterator({ destroyOnReturn: false })) yield rt.validate ? await validateWith(rt.def.input, raw, 'input', rt.what) : raw;
+}
+
 function serverStreaming(rt: MethodRuntime, sink: LogSink): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
     const ctx = new GrpcHandlerContext(call, rt.what, sink);
     void (async () => {
       try {
         const input = rt.validate ? await validateWith(rt.def.input, call.request, 'input', rt.what) : call.request;
-        const items = runWithCall(ctx, () => rt.handler(input, ctx)) as AsyncIterable<unknown> | Iterable<unknown>;
-        if (items === null || typeof items !== 'object' || !(Symbol.asyncIterator in items || Symbol.iterator in items)) {
-          throw new PlexusError(ErrorCode.INTERNAL, `${rt.what} is server-streaming but its handler returned no iterable`);
-        }
-        for await (const item of items) {
-          ctx.signal.throwIfAborted();
-          const out = rt.validate ? await validateWith(rt.def.output, item, 'output', rt.what) : item;
-          // Backpressure: wait for the HTTP/2 stream to drain (or the call to end).
-          if (!call.write(out)) await once(call, 'drain', { signal: ctx.signal });
-        }
-        call.end();
+        await writeAll(rt, call, runWithCall(ctx, () => rt.handler(input, ctx)), ctx);
       } catch (err) {
         // A cancelled call has no one to tell; grpc-js has already ended it.
+        if (!call.cancelled) call.emit('error', fail(rt, ctx, err));
+      } finally {
+        ctx.done();
+      }
+    })();
+  };
+}
+
+function bidiStreaming(rt: MethodRuntime, sink: LogSink): handleBidiStreamingCall<unknown, unknown> {
+  return (call) => {
+    const ctx = new GrpcHandlerContext(call, rt.what, sink);
+    void (async () => {
+      try {
+        await writeAll(rt, call, runWithCall(ctx, () => rt.handler(readAll(rt, call), ctx)), ctx);
+      } catch (err) {
         if (!call.cancelled) call.emit('error', fail(rt, ctx, err));
       } finally {
         ctx.done();
@@ -111,13 +164,9 @@ function serverStreaming(rt: MethodRuntime, sink: LogSink): handleServerStreamin
 function clientStreaming(rt: MethodRuntime, sink: LogSink): handleClientStreamingCall<unknown, unknown> {
   return (call, callback) => {
     const ctx = new GrpcHandlerContext(call, rt.what, sink);
-    // Pull-based: the handler's pace sets how fast messages are read (the Readable buffers a little).
-    const inputs = async function* (): AsyncGenerator<unknown> {
-      for await (const raw of call) yield rt.validate ? await validateWith(rt.def.input, raw, 'input', rt.what) : raw;
-    };
     void (async () => {
       try {
-        let out = await runWithCall(ctx, () => rt.handler(inputs(), ctx));
+        let out = await runWithCall(ctx, () => rt.handler(readAll(rt, call), ctx));
         if (rt.validate) out = await validateWith(rt.def.output, out, 'output', rt.what);
         callback(null, out);
       } catch (err) {
@@ -159,6 +208,14 @@ export async function serveGrpc<C extends ServiceContract>(contract: C, impl: Se
     if (typeof fn !== 'function') throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `the implementation of ${contract.name} has no handler for ${name}`);
     const rt: MethodRuntime = { what, def, handler: (input, ctx) => fn.call(impl, input, ctx), validate, grpc };
     handlers[name] = m.kind === 'server' ? serverStreaming(rt, sink) : m.kind === 'client' ? clientStreaming(rt, sink) : unary(rt, sink);
+  }
+  for (const [name, fn] of Object.entries(options.bidi ?? {})) {
+    const m = byName.get(name);
+    const what = `${contract.name}.${name}`;
+    if (!m || m.kind !== 'bidi') throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${what}: ${options.proto.fullName} has no bidirectional rpc ${name}`);
+    if (typeof fn !== 'function') throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `the bidi handler for ${what} is not a function`);
+    const def: MethodDefinition = { input: messageSchema(m.requestType), output: messageSchema(m.responseType) };
+    handlers[name] = bidiStreaming({ what, def, handler: (inputs, ctx) => fn(inputs as AsyncIterable<Record<string, unknown>>, ctx), validate, grpc }, sink);
   }
   const server: Server = new grpc.Server();
   server.addService(grpcDefinition(options.proto), handlers);

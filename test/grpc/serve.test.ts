@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
-import { calculatorHandlers, type SleepOutcome } from '../../examples/s3-grpc-calculator/calculator.js';
+import { calculatorHandlers, runningSum, type SleepOutcome } from '../../examples/s3-grpc-calculator/calculator.js';
 import { ErrorCode, ServiceError, type ServiceImpl } from '../../src/index.js';
 import { loadProtoService, protoContract, serveGrpc, type GrpcServer } from '../../src/grpc/index.js';
 import { Cleanup } from '../helpers/plexus.js';
@@ -24,7 +24,11 @@ async function start(
   const sleeps: { outcome: SleepOutcome; deadlineInMs: number }[] = [];
   const handlers = { ...calculatorHandlers((outcome, deadlineInMs) => sleeps.push({ outcome, deadlineInMs })), ...overrides };
   const contract = protoContract(proto, contractOptions);
-  const server = await serveGrpc(contract, handlers as unknown as ServiceImpl<typeof contract>, { proto, log: () => undefined });
+  const server = await serveGrpc(contract, handlers as unknown as ServiceImpl<typeof contract>, {
+    proto,
+    log: () => undefined,
+    bidi: { RunningSum: runningSum },
+  });
   cleanup.defer(() => server.close());
   return { server, sleeps };
 }
@@ -149,4 +153,55 @@ test('serveGrpc refuses a contract that does not match the proto or an impl with
     (e: unknown) => codeOf(e) === ErrorCode.INVALID_ARGUMENT && /no rpc Sum/.test((e as Error).message),
   );
   await assert.rejects(loadProtoService(PROTO_PATH, 'calc.Nope'), (e: unknown) => codeOf(e) === ErrorCode.INVALID_ARGUMENT);
+});
+
+test('bidirectional streaming: RunningSum answers each message as it arrives', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { server } = await start(cleanup);
+  const stub = plainClient(cleanup, server.address);
+  const call = stub['RunningSum']!() as grpc.ClientDuplexStream<{ value: number }, { sum: number }>;
+  const replies = call[Symbol.asyncIterator]() as AsyncIterator<{ sum: number }>;
+  const totals: number[] = [];
+  // Lock-step: the next number is sent only after the previous total came back.
+  for (const value of [1, 2, 3, 4]) {
+    call.write({ value });
+    const r = await within(replies.next(), 5000, `total after ${value}`);
+    assert.equal(r.done, false);
+    totals.push(r.value.sum);
+  }
+  call.end();
+  assert.equal((await within(replies.next(), 5000, 'end')).done, true);
+  assert.deepEqual(totals, [1, 3, 6, 10]);
+});
+
+test('server streaming honours flow control: a client that stops reading holds the handler back; a cancel ends it', async (t) => {
+  const cleanup = new Cleanup(t);
+  let yielded = 0;
+  let finished = false;
+  const TOTAL = 100_000;
+  const { server } = await start(cleanup, {
+    async *Count({ to }: { to: number }) {
+      try {
+        for (let n = 1; n <= to; n++) {
+          yielded++;
+          yield { n };
+        }
+      } finally {
+        finished = true;
+      }
+    },
+  });
+  const stub = plainClient(cleanup, server.address);
+  const stream = stub['Count']!({ to: TOTAL }) as grpc.ClientReadableStream<{ n: number }>;
+  const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+  stream.pause();
+  // Ignoring write()'s false, the loop would queue all messages at once; honouring it,
+  // the handler only gets as far as the HTTP/2 windows and grpc-js's buffers let it.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(yielded > 0 && yielded < TOTAL / 2, `the handler ran ahead by ${yielded} of ${TOTAL} messages`);
+  assert.equal(finished, false, 'still waiting for the reader');
+  stream.cancel();
+  assert.equal((await within(ended, 5000, 'cancel')).code, grpc.status.CANCELLED);
+  await waitFor(() => finished, 5000, 'the handler stops after the cancel');
+  assert.ok(yielded < TOTAL);
 });
