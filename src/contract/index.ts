@@ -38,3 +38,13 @@ export { callClientStream, callServerStream } from './stream-call.js';
 export { MAX_STREAM_MESSAGE_BYTES } from './stream-frames.js';
 export { serveService, type ServeServiceOptions, type ServiceServer } from './serve.js';
 export type { MethodStats } from './stats.js';
+export {
+  publishEvent,
+  subscribeEvent,
+  type EventInput,
+  type EventPayload,
+  type EventSubscription,
+  type PublishEventOptions,
+  type ContractEvent,
+  type SubscribeEventOptions,
+} from './events.js';
