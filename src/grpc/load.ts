@@ -15,22 +15,26 @@ let loading: Promise<Grpc> | undefined;
  * @throws PLEXUS_ERR_CONFIG when the package is not installed.
  */
 export function loadGrpc(): Promise<Grpc> {
-  return (loading ??= importGrpc());
+  return (loading ??= importGrpc('@grpc/grpc-js').catch((err: unknown) => {
+    loading = undefined; // installed later (or fixed): the next call tries again
+    throw err;
+  }));
 }
 
-async function importGrpc(): Promise<Grpc> {
+/**
+ * Import grpc-js by module name. @internal exported so tests can name a missing package.
+ */
+export async function importGrpc(name: string): Promise<Grpc> {
   // A variable specifier keeps bundlers and tsc from treating it as a hard dependency.
-  const name = '@grpc/grpc-js';
   try {
     const mod = (await import(name)) as Grpc & { default?: Grpc };
     // CommonJS under ESM: the named exports may only be on `default`.
     return typeof mod.Server === 'function' ? mod : mod.default!;
   } catch (err) {
-    loading = undefined;
     const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
     throw new PlexusError(
       ErrorCode.CONFIG,
-      missing ? 'the gRPC bridge needs @grpc/grpc-js: npm install @grpc/grpc-js' : `cannot load @grpc/grpc-js: ${(err as Error).message}`,
+      missing ? `the gRPC bridge needs ${name}: npm install ${name}` : `cannot load ${name}: ${(err as Error).message}`,
       { cause: err },
     );
   }
