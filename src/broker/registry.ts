@@ -7,7 +7,7 @@
  */
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { FrameType, encodeHeaders, encodeUtf8, readUtf8, subjectProblem, type Frame } from '../wire/index.js';
-import type { Router } from './router.js';
+import { filterMatches, type Router } from './router.js';
 import type { Session } from './session.js';
 
 /** Every registry subject starts with this; clients may only send requests to the ones below. */
@@ -120,6 +120,8 @@ export class Registry {
   private readonly byOwner = new Map<Session, Set<string>>();
   private readonly limits: Resolved;
   private readonly headers: Uint8Array;
+  /** The same headers decoded, for subscriptions with a content filter. */
+  private readonly headerMap: Readonly<Record<string, string>>;
   private rev = 0;
 
   constructor(
@@ -128,7 +130,8 @@ export class Registry {
     options?: RegistryOptions,
   ) {
     this.limits = resolve(options);
-    this.headers = encodeHeaders({ ':from': '$SYS', ':conn': serverId })!;
+    this.headerMap = { ':from': '$SYS', ':conn': serverId };
+    this.headers = encodeHeaders(this.headerMap)!;
   }
 
   get size(): number {
@@ -291,11 +294,12 @@ export class Registry {
       headers: undefined,
       payload: encodeUtf8(JSON.stringify(body)),
     };
-    for (const r of match.plain) r.owner.deliver(r, frame, this.headers, undefined);
+    const passes = (r: { filter?: Readonly<Record<string, string>> | undefined }): boolean => r.filter === undefined || filterMatches(r.filter, this.headerMap);
+    for (const r of match.plain) if (passes(r)) r.owner.deliver(r, frame, this.headers, undefined);
     for (const g of match.groups) {
       for (let tries = 0; tries < g.members.length; tries++) {
         const r = g.members[g.next++ % g.members.length]!;
-        if (r.owner.deliver(r, frame, this.headers, undefined)) break;
+        if (passes(r) && r.owner.deliver(r, frame, this.headers, undefined)) break;
       }
     }
   }

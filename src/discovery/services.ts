@@ -9,7 +9,7 @@ import { gather } from './gather.js';
 import type { InstanceStats } from './instance.js';
 import { VersionRange } from './semver.js';
 import { SrvVerb, srvSubject } from './subjects.js';
-import { InstanceView, listInstances, type ServiceEvent, type WatchOptions } from './watch.js';
+import { InstanceView, listInstances, type InstanceEvent, type WatchOptions } from './watch.js';
 
 /** Options of the calls that ask every instance (`info`, `stats`, `ping`). */
 export interface AskOptions {
@@ -33,7 +33,7 @@ export interface ServiceDirectory {
   /** Registered instances, of `name` or all, from the broker's registry. */
   list(name?: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<InstanceRecord[]>;
   /** The current instances as `up` events, then every change (no polling); `break` stops it. */
-  watch(name?: string, options?: WatchOptions): AsyncIterable<ServiceEvent> & { close(): void };
+  watch(name?: string, options?: WatchOptions): AsyncIterable<InstanceEvent> & { close(): void };
   /** INFO from every instance (of `name`) that answers in time. */
   info(name?: string, options?: AskOptions): Promise<InfoReply[]>;
   /** STATS from every instance (of `name`) that answers in time. */

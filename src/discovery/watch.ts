@@ -9,7 +9,7 @@ import type { Connection, Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 
 /** One change in the registry, as a watcher reports it. */
-export interface ServiceEvent {
+export interface InstanceEvent {
   readonly type: 'up' | 'down';
   readonly instance: InstanceRecord;
   /** For `down`: `deregistered`, `disconnected`, `resync`, or the code the connection closed with. */
@@ -47,11 +47,11 @@ export async function listInstances(bus: Connection, name: string | undefined, o
  * Instances of one name (or all) kept current from registry events. The base of
  * `watch()` and of the balancers.
  */
-export class InstanceView implements AsyncIterable<ServiceEvent> {
+export class InstanceView implements AsyncIterable<InstanceEvent> {
   /** Instances known now, by id. */
   readonly known = new Map<string, InstanceRecord>();
   private readonly sub: Subscription;
-  private readonly queue: ServiceEvent[] = [];
+  private readonly queue: InstanceEvent[] = [];
   private readonly buffered: RegistryEvent[] = [];
   private syncing = true;
   private closedWith: unknown;
@@ -76,7 +76,7 @@ export class InstanceView implements AsyncIterable<ServiceEvent> {
     this.ready.catch((err: unknown) => this.fail(err));
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ServiceEvent> {
+  [Symbol.asyncIterator](): AsyncIterator<InstanceEvent> {
     return {
       next: async () => {
         for (;;) {
@@ -147,7 +147,7 @@ export class InstanceView implements AsyncIterable<ServiceEvent> {
     this.emit({ type: ev.type, instance: ev.instance, ...(ev.reason !== undefined ? { reason: ev.reason } : {}) });
   }
 
-  private emit(ev: ServiceEvent): void {
+  private emit(ev: InstanceEvent): void {
     if (this.options.keepEvents === false) return;
     if (this.queue.length >= (this.options.maxQueued ?? 10_000)) return this.overflow();
     this.queue.push(ev);

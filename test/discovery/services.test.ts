@@ -1,7 +1,7 @@
 /** The discovery client: registerInstance, list, watch, $SRV info/stats/ping, resolve. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { registerInstance, services, type ServiceEvent } from '../../src/discovery/index.js';
+import { registerInstance, services, type InstanceEvent } from '../../src/discovery/index.js';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
 import { Cleanup, startTestBroker, take } from '../helpers/plexus.js';
 import { rejection, rejectionCode, waitFor } from '../helpers/wait.js';
@@ -33,7 +33,7 @@ describe('discovery client', { timeout: 30_000 }, () => {
     await second.close();
     await svc1.close(); // dropping the connection takes rides-a down too
     const downs = await take(watch, 2, 3000);
-    assert.deepEqual(downs.map((e: ServiceEvent) => [e.type, e.instance.id, e.reason]), [
+    assert.deepEqual(downs.map((e: InstanceEvent) => [e.type, e.instance.id, e.reason]), [
       ['down', 'rides-b', 'deregistered'],
       ['down', 'rides-a', 'disconnected'],
     ]);
@@ -82,6 +82,36 @@ describe('discovery client', { timeout: 30_000 }, () => {
     assert.ok(err instanceof PlexusError);
     assert.equal(err.code, ErrorCode.NO_MATCHING_INSTANCE);
     assert.deepEqual((err.details as { versions: string[] }).versions.sort(), ['1.4.0', '2.1.0']);
+  });
+
+  it('a watcher resyncs after a broker restart: instances that came back stay, the others go down', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c);
+    const stays = await b.connect();
+    const goes = await b.connect({ reconnect: false });
+    const watcherBus = await b.connect();
+    await registerInstance(stays, { name: 'resync', version: '1.0.0', id: 'stays' });
+    await registerInstance(goes, { name: 'resync', version: '1.0.0', id: 'goes' });
+    const watch = services(watcherBus).watch('resync');
+    const initial = await take(watch, 2, 3000);
+    assert.deepEqual(initial.map((e) => e.instance.id).sort(), ['goes', 'stays']);
+    await b.broker.close({ drainMs: 100 });
+    await startTestBroker(c, { listen: [b.url] });
+    // `stays` registers again on its own; `goes` never reconnects. Depending on who is
+    // back first, `stays` may be reported down (resync) and up again; in the end the
+    // watcher's picture is the registry's: `stays` only, and `goes` went down on resync.
+    const seen: string[] = [];
+    const state = new Set(['goes', 'stays']);
+    for (let i = 0; i < 10 && !(state.size === 1 && state.has('stays') && seen.includes('down:goes:resync')); i++) {
+      const [ev] = await take(watch, 1, 8000, `registry changes after the restart (so far: ${seen.join(' ')})`);
+      seen.push(`${ev!.type}:${ev!.instance.id}:${ev!.reason ?? ''}`);
+      if (ev!.type === 'up') state.add(ev!.instance.id);
+      else state.delete(ev!.instance.id);
+    }
+    assert.deepEqual([...state], ['stays'], seen.join(' '));
+    assert.ok(seen.includes('down:goes:resync'), seen.join(' '));
+    assert.deepEqual((await services(watcherBus).list('resync')).map((i) => i.id), ['stays']);
+    watch.close();
   });
 
   it('checks names and ids before sending, and an instance comes back after a broker restart', async (t) => {
