@@ -5,9 +5,10 @@
  * the release or the expiry timer, never by polling.
  *
  * Every grant carries a fencing token, strictly increasing per lock or semaphore. The
- * tokens and the holders are saved (atomic JSON file) before a grant, renewal or
- * release is answered, so a restarted service never hands out a token twice and keeps
- * the leases that were held.
+ * tokens and the holders are saved (atomic JSON file) before a grant is answered, so a
+ * restarted service never hands out a token twice and keeps the leases that were held
+ * (renewals and releases are saved right after they are answered; see `open` for why
+ * that is safe).
  */
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -83,9 +84,13 @@ export class Leases {
     for (const t of raw?.tables ?? []) {
       const table: Table = { kind: t.kind, name: t.name, limit: t.limit, lastToken: t.lastToken, holders: new Map(), waiters: [] };
       l.tables.set(key(t.kind, t.name), table);
-      // Leases keep their wall-clock deadline across a restart; the expired go now.
+      // A restart never shortens a lease: renewals are answered before they are saved, so
+      // the saved deadline may be older than the one the holder was promised. Every saved
+      // lease therefore gets at least one full TTL from now (a dead holder costs one
+      // extra TTL after a restart; a live one never loses a lease it was told it has).
+      const now = Date.now();
       for (const h of t.holders) {
-        const holder: Holder = { ...h, timer: undefined };
+        const holder: Holder = { ...h, expiresAt: Math.max(h.expiresAt, now + h.ttlMs), timer: undefined };
         table.holders.set(h.owner, holder);
         l.arm(table, holder);
       }
@@ -194,7 +199,7 @@ export class Leases {
   }
 
   /** Extend `owner`'s lease by `ttlMs` from now; LEASE_LOST if it no longer holds `token`. */
-  async renew(kind: LeaseKind, name: string, owner: string, token: number, ttlMs: number): Promise<WireLease> {
+  renew(kind: LeaseKind, name: string, owner: string, token: number, ttlMs: number): WireLease {
     this.assertOpen();
     const t = this.tables.get(key(kind, name));
     const h = t?.holders.get(owner);
@@ -206,7 +211,10 @@ export class Leases {
     h.ttlMs = ttlMs;
     h.expiresAt = Date.now() + ttlMs;
     this.arm(t, h);
-    await this.writer.save();
+    // Not awaited: a restart extends every saved lease by a full TTL (see open), so a
+    // renewal lost in a crash cannot shorten the lease; waiting for an fsync here would
+    // only make renewals late under I/O load.
+    this.writer.save().catch((err: unknown) => this.onError(err));
     return lease(t, h);
   }
 
