@@ -86,6 +86,30 @@ describe('service registry (broker)', { timeout: 30_000 }, () => {
     assert.equal(events.pending, 0);
   });
 
+  it('stamps the authenticated identity; registering needs publish permission; maxInstances is broker-wide', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c, {
+      registry: { maxInstances: 2 },
+      auth: {
+        users: [
+          { user: 'rides-svc', token: 'tok-rides' },
+          { user: 'viewer', token: 'tok-view', permissions: { publish: { deny: ['$PLX.REG.REGISTER'] } } },
+        ],
+      },
+    });
+    const svc = await b.connect({ token: 'tok-rides' });
+    const viewer = await b.connect({ token: 'tok-view' });
+    const rec = (await svc.request(RegistrySubject.REGISTER, reg({ id: 'a1', name: 'rides' }))).json<{ instance: InstanceRecord }>().instance;
+    assert.equal(rec.identity, 'rides-svc');
+    assert.equal(await rejectionCode(viewer.request(RegistrySubject.REGISTER, reg({ id: 'v1', name: 'rides' })), 3000), ErrorCode.PERMISSION_DENIED);
+    // Listing is still allowed to the viewer.
+    const listed = (await viewer.request(RegistrySubject.LIST, '{}')).json<{ instances: InstanceRecord[] }>();
+    assert.deepEqual(listed.instances.map((i) => [i.id, i.identity]), [['a1', 'rides-svc']]);
+    const other = await b.connect({ token: 'tok-rides' });
+    await other.request(RegistrySubject.REGISTER, reg({ id: 'a2', name: 'rides' }));
+    assert.equal(await rejectionCode(other.request(RegistrySubject.REGISTER, reg({ id: 'a3', name: 'rides' })), 3000), ErrorCode.REGISTRY_LIMIT);
+  });
+
   it('an instance whose connection misses its heartbeats goes down', async (t) => {
     const c = new Cleanup(t);
     const b = await startTestBroker(c, { heartbeatMs: 100 });
