@@ -11,6 +11,13 @@ import type { SpawnTransport } from './protocol.js';
 /** How long a request that lost its responder waits to learn whether the child died. */
 const EXIT_AFTER_CLOSE_MS = 1000;
 
+/** Children still running: killed by PID if this process exits first (one 'exit' hook for all). */
+const live = new Set<SpawnedChild>();
+let exitHookInstalled = false;
+function killLiveChildren(): void {
+  for (const c of live) c.kill('SIGKILL').catch(() => undefined);
+}
+
 /** How a child ended. */
 export interface ChildExit {
   readonly exitCode: number | null;
@@ -58,7 +65,6 @@ export class SpawnedChild {
   private readonly pending = new Set<(err: PlexusError) => void>();
   private stopping = false;
   private readonly parts: SpawnedChildParts;
-  private readonly killOnParentExit = (): void => this.signalChild('SIGKILL');
 
   /** @internal spawn() builds it. */
   constructor(parts: SpawnedChildParts) {
@@ -68,12 +74,16 @@ export class SpawnedChild {
     this.connection = parts.connection;
     this.process = parts.process;
     // A parent that exits takes its children along (by PID), whatever the reason.
-    process.on('exit', this.killOnParentExit);
+    live.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', killLiveChildren);
+    }
     this.exited = new Promise<ChildExit>((resolve) => {
       const done = (exitCode: number | null, signal: NodeJS.Signals | null): void => {
         if (this.exitInfo) return;
         this.exitInfo = { exitCode, signal, crashed: !this.stopping && !(exitCode === 0 && signal === null) };
-        process.off('exit', this.killOnParentExit);
+        live.delete(this);
         const err = this.exitError();
         for (const reject of this.pending) reject(err);
         this.pending.clear();

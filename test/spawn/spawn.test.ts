@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { spawn, connectParent, type SpawnedChild, type SpawnTransport } from '../../src/spawn/index.js';
 import { shmAvailability } from '../../src/local/index.js';
 import { Cleanup } from '../helpers/plexus.js';
@@ -77,6 +78,14 @@ test('kill() kills the child by PID; a pending request rejects with PLEXUS_ERR_C
   const err = (await rejection(hanging, 5000)) as { code: string; details: { signal: string } };
   assert.equal(err.code, 'PLEXUS_ERR_CHILD_EXITED');
   assert.equal(err.details.signal, 'SIGKILL');
+});
+
+test('a command (not a module) with args: here this Node running the child module', async (t) => {
+  const cleanup = new Cleanup(t);
+  const child = await spawn(process.execPath, { args: [fileURLToPath(childModule)], transport: 'stdio' });
+  cleanup.defer(() => child.kill().catch(() => undefined));
+  assert.equal((await child.request('child.pid', undefined, { timeout: 5000 })).string(), String(child.pid));
+  assert.equal((await child.close()).exitCode, 0);
 });
 
 test('a child that exits before connecting: spawn() rejects with PLEXUS_ERR_CHILD_EXITED and its stderr', async () => {

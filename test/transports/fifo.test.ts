@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, statSync, mkdirSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FifoReader, FifoWriter, defaultTransports, type FifoMessage } from '../../src/transports/index.js';
 import { Cleanup, tempDir } from '../helpers/plexus.js';
 import { spawnNode } from '../helpers/child.js';
 import { rejectionCode, within } from '../helpers/wait.js';
 import { fifoTestMessage } from '../fixtures/fifo-message.js';
+import { FifoRecordEncoder } from '../../src/transports/fifo-record.js';
 
 const writerScript = new URL('../fixtures/fifo-writer.js', import.meta.url);
 
@@ -137,4 +138,36 @@ test('fifo:// in the transport table refuses dial/listen with a pointer to the f
   const url = new URL('fifo:///tmp/x');
   await assert.rejects(f.dial(url, {}), (e: { code?: string; message: string }) => e.code === 'PLEXUS_ERR_CONFIG' && /openFifoWriter/.test(e.message));
   await assert.rejects(f.listen(url, {}, () => undefined), (e: { code?: string }) => e.code === 'PLEXUS_ERR_CONFIG');
+});
+
+test('a writer that dies mid-message: its half is dropped and counted at EOF; the other writer is unaffected', async (t) => {
+  const cleanup = new Cleanup(t);
+  const path = join(await tempDir(cleanup), 'feed');
+  const reader = await FifoReader.open(path);
+  cleanup.defer(() => reader.close());
+  // The "dying" writer, by hand: HELLO and the first record of a 3-record message, then its
+  // descriptor closes (as the kernel does for a killed process) without BYE.
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_NONBLOCK);
+  const enc = new FifoRecordEncoder(424242, 7);
+  writeSync(fd, enc.hello('doomed'));
+  writeSync(fd, enc.message(new Uint8Array(10_000))[0]!);
+  const good = await FifoWriter.open(path, { name: 'good' });
+  closeSync(fd);
+  await good.write('after the crash');
+  await good.close();
+  const got = await drain(reader, 5000);
+  assert.deepEqual(got.map((m) => [m.writer.name, Buffer.from(m.data).toString()]), [['good', 'after the crash']]);
+  assert.equal(reader.stats.incomplete, 1);
+  assert.equal(reader.stats.writersSeen, 2);
+});
+
+test('bytes from something that is not a Plexus fifo writer end the reader with PLEXUS_ERR_MALFORMED_FRAME', async (t) => {
+  const cleanup = new Cleanup(t);
+  const path = join(await tempDir(cleanup), 'feed');
+  const reader = await FifoReader.open(path);
+  cleanup.defer(() => reader.close());
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_NONBLOCK);
+  writeSync(fd, 'echo hello > feed, the way a shell would write it\n');
+  closeSync(fd);
+  await assert.rejects(reader.next({ timeoutMs: 5000 }), { code: 'PLEXUS_ERR_MALFORMED_FRAME' });
 });
