@@ -104,7 +104,7 @@ export async function callMethod(
       timeout = Math.ceil(remaining);
     }
     // Each attempt routes again: a retry after RESPONDER_GONE goes to an instance still there.
-    const route = balancer ? await balancer.route(subject, options.balance).catch((err: unknown) => Promise.reject(fromCallError(err))) : undefined;
+    const route = balancer?.needsRouting(options.balance) ? await balancer.route(subject, options.balance).catch((err: unknown) => Promise.reject(fromCallError(err))) : undefined;
     try {
       const reply = await bus.request(route?.subject ?? subject, payload, {
         ...(timeout !== undefined ? { timeout } : {}),

@@ -84,13 +84,21 @@ export class ServiceBalancer {
   }
 
   /**
+   * False when calls need no choice from the client (round-robin over any version): they
+   * go to the queue group as they are, and the caller can skip {@link route} (and its await).
+   */
+  needsRouting(strategy: BalanceStrategy = this.strategy): boolean {
+    return strategy !== 'round-robin' || this.range !== undefined;
+  }
+
+  /**
    * Route a call to `subject` (a subject every instance of the service serves).
    * @param strategy per-call override of the client's strategy
    * @throws PLEXUS_ERR_NO_MATCHING_INSTANCE when a version range matches no instance,
    *   PLEXUS_ERR_NO_RESPONDERS when least-pending finds no instance at all.
    */
   async route(subject: string, strategy: BalanceStrategy = this.strategy): Promise<BalancedRoute> {
-    if (strategy === 'round-robin' && this.range === undefined) return { subject, instance: undefined, release: noop };
+    if (!this.needsRouting(strategy)) return { subject, instance: undefined, release: noop };
     const view = viewOf(this.bus, this.name, this.options.timeoutMs ?? 5000);
     await view.ready;
     // Instances of the name that serve this subject (those that listed no endpoints are
