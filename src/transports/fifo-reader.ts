@@ -43,7 +43,8 @@ export interface FifoReaderOptions extends FifoDecoderOptions {
 export class FifoReader implements AsyncIterable<FifoMessage> {
   private readonly decoder: FifoRecordDecoder;
   private readonly queue: FifoMessage[] = [];
-  private waiter: (() => void) | undefined;
+  /** Pending next() calls (several may wait at once); each re-checks when woken. */
+  private readonly waiters = new Set<() => void>();
   private done = false;
   private failure: Error | undefined;
   private paused = false;
@@ -114,6 +115,9 @@ export class FifoReader implements AsyncIterable<FifoMessage> {
   async next(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<FifoMessage | null> {
     const { signal, timeoutMs } = options;
     if (signal?.aborted) throw signal.reason;
+    // One deadline for the whole call: a wake-up that finds the queue empty again (another
+    // next() took the message) does not restart the clock.
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     for (;;) {
       const m = this.queue.shift();
       if (m) {
@@ -127,12 +131,12 @@ export class FifoReader implements AsyncIterable<FifoMessage> {
       if (this.done) return null;
       await new Promise<void>((resolve, reject) => {
         const timer =
-          timeoutMs === undefined
+          deadline === undefined
             ? undefined
             : setTimeout(() => {
                 cleanup();
                 reject(new PlexusError(ErrorCode.TIMEOUT, `no message on ${this.path} within ${timeoutMs} ms`));
-              }, timeoutMs);
+              }, Math.max(0, deadline - Date.now()));
         const onAbort = (): void => {
           cleanup();
           reject(signal!.reason);
@@ -140,13 +144,14 @@ export class FifoReader implements AsyncIterable<FifoMessage> {
         const cleanup = (): void => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          this.waiter = undefined;
+          this.waiters.delete(wake);
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiter = () => {
+        const wake = (): void => {
           cleanup();
           resolve();
         };
+        this.waiters.add(wake);
       });
     }
   }
@@ -185,7 +190,7 @@ export class FifoReader implements AsyncIterable<FifoMessage> {
   }
 
   private wake(): void {
-    this.waiter?.();
+    for (const w of [...this.waiters]) w();
   }
 }
 

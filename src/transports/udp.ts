@@ -145,7 +145,8 @@ export interface UdpReceiverOptions {
 export class UdpReceiver implements AsyncIterable<UdpMessage> {
   readonly stats: UdpReceiverStats = { received: 0, delivered: 0, malformed: 0, tooLarge: 0, overflow: 0 };
   private readonly queue: UdpMessage[] = [];
-  private waiter: (() => void) | undefined;
+  /** Pending next() calls (several may wait at once); each re-checks when woken. */
+  private readonly waiters = new Set<() => void>();
   private closed = false;
   private readonly maxBytes: number;
   private readonly maxQueued: number;
@@ -187,18 +188,21 @@ export class UdpReceiver implements AsyncIterable<UdpMessage> {
   async next(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<UdpMessage | null> {
     const { timeoutMs, signal } = options;
     if (signal?.aborted) throw signal.reason;
+    // One deadline for the whole call: a wake-up that finds the queue empty again (another
+    // next() took the message) does not restart the clock.
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     for (;;) {
       const m = this.queue.shift();
       if (m) return m;
       if (this.closed) return null;
       await new Promise<void>((resolve, reject) => {
         const timer =
-          timeoutMs === undefined
+          deadline === undefined
             ? undefined
             : setTimeout(() => {
                 cleanup();
                 reject(new PlexusError(ErrorCode.TIMEOUT, `no datagram on ${this.url} within ${timeoutMs} ms`));
-              }, timeoutMs);
+              }, Math.max(0, deadline - Date.now()));
         const onAbort = (): void => {
           cleanup();
           reject(signal!.reason);
@@ -206,13 +210,14 @@ export class UdpReceiver implements AsyncIterable<UdpMessage> {
         const cleanup = (): void => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          this.waiter = undefined;
+          this.waiters.delete(wake);
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiter = () => {
+        const wake = (): void => {
           cleanup();
           resolve();
         };
+        this.waiters.add(wake);
       });
     }
   }
@@ -233,7 +238,7 @@ export class UdpReceiver implements AsyncIterable<UdpMessage> {
     if (this.closed) return;
     this.closed = true;
     this.socket.close();
-    this.waiter?.();
+    for (const w of [...this.waiters]) w();
   }
 
   private drop(reason: 'malformed' | 'tooLarge' | 'overflow', from: { address: string; port: number }): void {
@@ -260,7 +265,7 @@ export class UdpReceiver implements AsyncIterable<UdpMessage> {
     // Copy out: the frame's views point into `msg`, which is ours, but a copy keeps the
     // payload independent of the header bytes (a consumer may hold it long).
     this.queue.push({ subject: frame.subject, headers: decodeHeaders(frame.headers), payload: new Uint8Array(frame.payload), from });
-    this.waiter?.();
+    for (const w of [...this.waiters]) w();
   }
 }
 

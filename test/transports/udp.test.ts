@@ -91,3 +91,14 @@ test('udp: binding a port in use fails with PLEXUS_ERR_CONFIG; udp:// in the tab
   assert.equal(await rejectionCode(UdpReceiver.open(rx.url), 2000), 'PLEXUS_ERR_CONFIG');
   await assert.rejects(defaultTransports['udp:']!.dial(new URL(rx.url), {}), { code: 'PLEXUS_ERR_CONFIG' });
 });
+
+test('udp: several next() calls waiting at once each get a message', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { rx, tx } = await pair(cleanup);
+  const a = rx.next({ timeoutMs: 5000 });
+  const b = rx.next({ timeoutMs: 5000 });
+  await tx.publish('one', '1');
+  await tx.publish('two', '2');
+  const got = await within(Promise.all([a, b]), 5000, 'both waiters');
+  assert.deepEqual(got.map((m) => m!.subject).sort(), ['one', 'two']);
+});
