@@ -5,6 +5,8 @@
  *   GET  <basePath>/<service>/<method>?… query → input (methods marked `safe` only)
  *   GET  /openapi.json                   OpenAPI 3.1 document generated from the schemas
  *
+ * Server-streaming methods answer NDJSON (ndjson.ts); client-streaming ones are not exposed.
+ *
  * Each request becomes one `callMethod` with the deadline from `x-plexus-timeout-ms`
  * (capped), cancelled when the HTTP client goes away; errors come back as
  * `{ code, message, details }` with a status from the table in status.ts.
@@ -12,9 +14,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { callMethod } from '../contract/index.js';
+import { callMethod, callServerStream } from '../contract/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { queryToInput, readJsonBody, requestedTimeout } from './http-input.js';
+import { sendNdjson } from './ndjson.js';
 import { buildOpenApi } from './openapi.js';
 import { CALLER_HEADER, resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { buildRoutes, type Route, type RouteTable } from './routes.js';
@@ -136,7 +139,12 @@ class GatewayHandler {
     };
     res.once('close', onClose);
     try {
-      const output = await callMethod(this.o.bus, route.contract, route.method, input, { timeoutMs, signal: gone.signal, headers });
+      const options = { timeoutMs, signal: gone.signal, headers };
+      if (route.def.stream === 'server') {
+        await sendNdjson(res, callServerStream(this.o.bus, route.contract, route.method, input, options), gone.signal, this.o.statusOverrides);
+        return;
+      }
+      const output = await callMethod(this.o.bus, route.contract, route.method, input, options);
       send(res, 200, JSON.stringify(output ?? null));
     } finally {
       res.off('close', onClose);

@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 document served at `/openapi.json`, generated from the route table:
- * one POST per unary method (plus GET for `safe` ones, with the input's properties as
+ * one POST per unary or server-streaming (NDJSON) method (plus GET for `safe` ones, with the input's properties as
  * query parameters), schemas under `components.schemas`, and one error response shape.
  * Where a schema could not be converted the document says so (`x-plexus-schema-note`)
  * rather than inventing a shape.
@@ -78,7 +78,13 @@ function operation(route: Route, verb: 'get' | 'post', inputRef: Json, outputRef
     summary: route.def.description ?? id,
     parameters: [{ $ref: '#/components/parameters/Timeout' }, ...(verb === 'get' ? queryParameters(route.input.schema) : [])],
     responses: {
-      '200': { description: 'The method’s output', content: { 'application/json': { schema: outputRef } } },
+      '200':
+        route.def.stream === 'server'
+          ? {
+              description: 'The method’s outputs as NDJSON, one per line; if the stream fails midway its last line is `{"error": Error}`',
+              content: { 'application/x-ndjson': { schema: outputRef } },
+            }
+          : { description: 'The method’s output', content: { 'application/json': { schema: outputRef } } },
       '400': ERROR_REF,
       ...(verb === 'post' ? { '413': ERROR_REF, '415': ERROR_REF } : {}),
       '503': ERROR_REF,
@@ -87,6 +93,7 @@ function operation(route: Route, verb: 'get' | 'post', inputRef: Json, outputRef
     },
   };
   if (route.def.idempotent === true) op['x-plexus-idempotent'] = true;
+  if (route.def.stream === 'server') op['x-plexus-stream'] = 'server';
   if (verb === 'post') op['requestBody'] = { required: false, content: { 'application/json': { schema: inputRef } } };
   return op;
 }

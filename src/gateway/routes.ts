@@ -17,13 +17,16 @@ export interface Route {
   readonly alias?: boolean;
 }
 
-/** Routes by path, plus paths of streaming methods (answered with a clear 404). */
+/** Routes by path, plus paths of client-streaming methods (answered with a clear 404). */
 export interface RouteTable {
   readonly routes: ReadonlyMap<string, Route>;
   readonly streaming: ReadonlyMap<string, string>;
 }
 
-/** Build the table: `<basePath>/<service>/<method>` for every unary method, plus `routes`. */
+/**
+ * Build the table: `<basePath>/<service>/<method>` for every unary and server-streaming
+ * method, plus `routes`.
+ */
 export function buildRoutes(o: ResolvedGatewayOptions): RouteTable {
   const routes = new Map<string, Route>();
   const streaming = new Map<string, string>();
@@ -31,8 +34,8 @@ export function buildRoutes(o: ResolvedGatewayOptions): RouteTable {
   for (const contract of o.services) {
     for (const [method, def] of Object.entries(contract.methods as Record<string, MethodDefinition>)) {
       const path = `${o.basePath}/${contract.name}/${method}`;
-      if (def.stream !== undefined) {
-        streaming.set(path, `${contract.name}.${method} is a ${def.stream}-streaming method; call it over Plexus, not HTTP`);
+      if (def.stream === 'client') {
+        streaming.set(path, `${contract.name}.${method} is a client-streaming method; call it over Plexus, not HTTP`);
         continue;
       }
       const given = Object.prototype.hasOwnProperty.call(o.schemas, `${contract.name}.${method}`) ? o.schemas[`${contract.name}.${method}`] : undefined;
@@ -44,12 +47,12 @@ export function buildRoutes(o: ResolvedGatewayOptions): RouteTable {
     }
   }
   for (const key of Object.keys(o.schemas)) {
-    if (!byMethod.has(key)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `schemas: no unary method ${key} among the services`);
+    if (!byMethod.has(key)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `schemas: no unary or server-streaming method ${key} among the services`);
   }
   for (const extra of o.routes) {
     const target = byMethod.get(`${extra.service}.${extra.method}`);
     if (!target) {
-      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `route ${extra.path}: no unary method ${extra.service}.${extra.method} among the services`);
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `route ${extra.path}: no unary or server-streaming method ${extra.service}.${extra.method} among the services`);
     }
     if (routes.has(extra.path) || extra.path === '/openapi.json') {
       throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `route ${extra.path} is already taken`);

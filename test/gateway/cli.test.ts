@@ -25,7 +25,7 @@ test('plexus gateway serves the contracts a module exports until SIGTERM', async
   const run = startCli(t, ['gateway', '--url', b.url, '--services', CONTRACTS, '--listen', 'http://127.0.0.1:0', '--route', '/items=catalog.search', '--max-body', '1k']);
   await waitForOutput(run, 'stdout', /gateway listening on http:\/\/127\.0\.0\.1:\d+ /);
   const url = /gateway listening on (http:\/\/127\.0\.0\.1:\d+) for (.*) \(OpenAPI/.exec(run.stdout())!;
-  assert.equal(url[2], 'catalog@1.2.0, ghost@1.0.0, stock@0.1.0');
+  assert.equal(url[2], 'catalog@1.2.0, ghost@1.0.0, stock@0.1.0, ticker@1.0.0');
 
   const items = await call(`${url[1]}/items?q=lamp`);
   assert.equal(items.status, 200, JSON.stringify(items.body));

@@ -42,7 +42,20 @@ export const ghost = defineService('ghost', {
   version: '1.0.0',
   methods: {
     boo: { input: z.object({}), output: z.object({}) },
-    feed: { input: z.object({}), output: z.object({ n: z.number() }), stream: 'server' },
+    upload: { input: z.object({ chunk: z.string() }), output: z.object({ n: z.number() }), stream: 'client' },
+  },
+});
+
+/** A server-streaming method: NDJSON over HTTP. */
+export const ticker = defineService('ticker', {
+  version: '1.0.0',
+  methods: {
+    count: {
+      input: z.object({ to: z.number().int().min(0).max(100_000), failAt: z.number().int().optional(), size: z.number().int().optional() }),
+      output: z.object({ i: z.number(), pad: z.string().optional() }),
+      stream: 'server',
+      safe: true,
+    },
   },
 });
 
@@ -50,6 +63,8 @@ export const ghost = defineService('ghost', {
 export interface Observed {
   aborted: unknown;
   slowStarted: number;
+  /** The last item the ticker produced. */
+  ticks: number;
   /** The service's log lines (unexpected handler errors land here, not on stderr). */
   logs: Record<string, unknown>[];
 }
@@ -58,7 +73,7 @@ export async function startCatalog(cleanup: Cleanup, gatewayOptions: Partial<Gat
   const b = await startTestBroker(cleanup, { auth: { users: [{ user: 'gw', token: 'gw-token' }, { user: 'svc', token: 'svc-token' }] } });
   const svcBus = await b.connect({ token: 'svc-token' });
   const gwBus = await b.connect({ token: 'gw-token' });
-  const observed: Observed = { aborted: undefined, slowStarted: 0, logs: [] };
+  const observed: Observed = { aborted: undefined, slowStarted: 0, ticks: 0, logs: [] };
   const server = serveService(svcBus, catalog, {
     search: async (input) => ({ items: input.q === 'none' ? [] : [{ id: 1, name: `${input.q} one` }].slice(0, input.limit ?? 10), echo: input }),
     buy: async (input, ctx: HandlerContext) => {
@@ -86,7 +101,18 @@ export async function startCatalog(cleanup: Cleanup, gatewayOptions: Partial<Gat
   cleanup.defer(() => server.close());
   const stockServer = serveService(svcBus, stock, { level: async (input) => ({ sku: input.sku, level: input.warehouse === 'south' ? 0 : 7 }) });
   cleanup.defer(() => stockServer.close());
-  const gateway = await startGateway({ bus: gwBus, services: [catalog, stock, ghost], ...gatewayOptions });
+  const tickerServer = serveService(svcBus, ticker, {
+    count: async function* ({ to, failAt, size }, ctx) {
+      for (let i = 1; i <= to; i++) {
+        if (ctx.signal.aborted) return;
+        if (i === failAt) throw new ServiceError('TICKER_JAMMED', `jammed at ${i}`, { i });
+        observed.ticks = i;
+        yield size ? { i, pad: 'x'.repeat(size) } : { i };
+      }
+    },
+  });
+  cleanup.defer(() => tickerServer.close());
+  const gateway = await startGateway({ bus: gwBus, services: [catalog, stock, ghost, ticker], ...gatewayOptions });
   cleanup.defer(() => gateway.close());
   return { gateway, observed, busIdentity: 'gw', svcBus };
 }

@@ -109,9 +109,9 @@ test('errors map to statuses: not found, no responders, service codes, hidden in
   const missing = await call(`${gateway.url}/api/catalog/nope`, { json: {} });
   assert.equal(missing.status, 404);
   assert.equal(missing.body['code'], ErrorCode.ROUTE_NOT_FOUND);
-  const streaming = await call(`${gateway.url}/api/ghost/feed`, { json: {} });
+  const streaming = await call(`${gateway.url}/api/ghost/upload`, { json: {} });
   assert.equal(streaming.status, 404);
-  assert.match(String(streaming.body['message']), /server-streaming/);
+  assert.match(String(streaming.body['message']), /client-streaming/);
 
   const nobody = await call(`${gateway.url}/api/ghost/boo`, { json: {} });
   assert.equal(nobody.status, 503);
@@ -236,4 +236,54 @@ test('hostile paths and keys: no prototype pollution, no host confusion', async 
     req.end();
   });
   assert.equal(status, 404);
+});
+
+test('server-streaming methods answer NDJSON; early errors keep their status, late ones end the body', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { gateway } = await startCatalog(cleanup);
+  const res = await fetch(`${gateway.url}/api/ticker/count?to=5`, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/x-ndjson; charset=utf-8');
+  const lines = (await res.text()).split('\n');
+  assert.equal(lines.pop(), '', 'every line ends with a newline');
+  assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), [1, 2, 3, 4, 5].map((i) => ({ i })));
+
+  const invalid = await call(`${gateway.url}/api/ticker/count?to=-1`);
+  assert.equal(invalid.status, 400);
+  assert.equal(invalid.body['code'], ErrorCode.VALIDATION);
+  const atOnce = await call(`${gateway.url}/api/ticker/count`, { json: { to: 3, failAt: 1 } });
+  assert.equal(atOnce.status, 422, 'TICKER_JAMMED before any output: a status of its own (no table rule: 422)');
+  assert.equal(atOnce.body['code'], 'TICKER_JAMMED');
+
+  const late = await fetch(`${gateway.url}/api/ticker/count`, { method: 'POST', body: JSON.stringify({ to: 5, failAt: 3 }), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
+  assert.equal(late.status, 200);
+  const lateLines = (await late.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lateLines, [{ i: 1 }, { i: 2 }, { error: { code: 'TICKER_JAMMED', message: 'jammed at 3', details: { i: 3 } } }]);
+});
+
+test('a slow NDJSON reader holds the service back; hanging up stops it', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { gateway, observed } = await startCatalog(cleanup);
+  const ac = new AbortController();
+  // 100k items of ~1 KiB each is ~100 MiB: far more than any buffer on the way.
+  const res = await fetch(`${gateway.url}/api/ticker/count?to=100000&size=1000`, { signal: ac.signal });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  assert.ok(first.value && first.value.length > 0);
+  // Not reading: the producer must stall well short of the end (bounded by buffers).
+  await new Promise((r) => setTimeout(r, 500));
+  const stalledAt = observed.ticks;
+  assert.ok(stalledAt < 100_000, `the service stalled at ${stalledAt}`);
+  ac.abort();
+  await reader.cancel().catch(() => undefined);
+  await waitFor(() => gateway.inFlight === 0, 10_000, 'call finished after hang-up');
+  // The reset reaches the service after whatever was already in flight: it must then stop.
+  let previous = -1;
+  for (let i = 0; i < 20 && observed.ticks !== previous; i++) {
+    previous = observed.ticks;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.equal(observed.ticks, previous, 'the service stopped producing after the hang-up');
+  assert.ok(observed.ticks < 100_000, `stopped at ${observed.ticks}, not at the end`);
 });

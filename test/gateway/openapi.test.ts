@@ -34,11 +34,11 @@ test('/openapi.json: OpenAPI 3.1 with paths, verbs, parameters and schemas from 
   assert.equal(status, 200);
   assert.equal(doc['openapi'], '3.1.0');
   assert.equal((doc['info'] as Json)['title'], 'Shop');
-  assert.equal((doc['info'] as Json)['version'], 'catalog@1.2.0, stock@0.1.0, ghost@1.0.0');
+  assert.equal((doc['info'] as Json)['version'], 'catalog@1.2.0, stock@0.1.0, ghost@1.0.0, ticker@1.0.0');
   assert.deepEqual(checkRefs(doc), []);
 
   const paths = doc['paths'] as Record<string, Json>;
-  assert.deepEqual(Object.keys(paths).sort(), ['/api/catalog/buy', '/api/catalog/fail', '/api/catalog/search', '/api/catalog/slow', '/api/ghost/boo', '/api/stock/level', '/items']);
+  assert.deepEqual(Object.keys(paths).sort(), ['/api/catalog/buy', '/api/catalog/fail', '/api/catalog/search', '/api/catalog/slow', '/api/ghost/boo', '/api/stock/level', '/api/ticker/count', '/items']);
   assert.deepEqual(Object.keys(paths['/api/catalog/search']!).sort(), ['get', 'post']);
   assert.deepEqual(Object.keys(paths['/api/catalog/buy']!), ['post'], 'not safe: no GET');
   assert.ok(paths['/items']!['get'], 'the extra route is documented too');
@@ -72,6 +72,10 @@ test('/openapi.json: OpenAPI 3.1 with paths, verbs, parameters and schemas from 
     properties: { sku: { type: 'string' }, level: { type: 'integer', minimum: 0 } },
     required: ['sku', 'level'],
   });
+  const count = paths['/api/ticker/count']!['get'] as Json;
+  assert.equal(count['x-plexus-stream'], 'server');
+  assert.deepEqual(Object.keys(((count['responses'] as Json)['200'] as Json)['content'] as Json), ['application/x-ndjson']);
+  assert.equal(paths['/api/ghost/upload'], undefined, 'client-streaming is not exposed');
   const post = paths['/api/catalog/buy']!['post'] as Json;
   assert.deepEqual((post['requestBody'] as Json)['content'], { 'application/json': { schema: { $ref: '#/components/schemas/catalog.buy.input' } } });
 
@@ -92,7 +96,7 @@ test('the schemas option documents methods whose library has no JSON Schema expo
   const { startGateway } = await import('../../src/gateway/index.js');
   await assert.rejects(
     startGateway({ bus: { request: () => Promise.reject(new Error('unused')) } as never, services: [defineService('y', { version: '1.0.0', methods: { m: { input: z.object({}), output: z.object({}) } } })], schemas: { 'y.nope': {} } }),
-    /no unary method y\.nope/,
+    /no unary or server-streaming method y\.nope/,
   );
 });
 
