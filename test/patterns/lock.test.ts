@@ -76,11 +76,12 @@ void it('acquire gives up with PLEXUS_ERR_TIMEOUT or on abort, leaving nothing h
 
 void it('fencing: KV writes with a stale or released token are refused, the live one is accepted', async (t) => {
   const f = await coordFixture(t);
-  const l = lock(f.bus, 'fence', { ttlMs: 300, autoRenew: false });
+  const l = lock(f.bus, 'fence', { ttlMs: 1000, autoRenew: false });
   const store = kv(f.bus, 'fenced');
+  await store.info(); // the bucket exists before the lease's clock starts
   const a = await l.acquire();
   await store.put('x', 'a', { fence: a.fence });
-  await sleep(400); // a expires
+  await waitFor(async () => (await l.info()).holders.length === 0, 5000, 'the service expired a');
   assert.equal(await rejectionCode(store.put('x', 'a-late', { fence: a.fence }), 3000), 'PLEXUS_ERR_FENCE_STALE');
   const b = await lock(f.bus, 'fence', { ttlMs: 10_000 }).acquire();
   const err = (await rejection(store.put('x', 'a-later', { fence: a.fence }), 3000)) as { code: string; details: { current: number } };
@@ -120,7 +121,7 @@ void it('SIGSTOP: a paused holder whose lease expired cannot write with its stal
   const f = await coordFixture(t);
   const store = kv(f.bus, 'paused', { history: 64 });
   await store.info(); // created here, with history, before the child opens it
-  const ttl = 400;
+  const ttl = 1000;
   const child = await f.child('fenced-writer', 'orders', 'paused', String(ttl));
   const acquired = await child.waitLine(/^acquired \d+$/, 10_000);
   const childToken = Number(acquired.split(' ')[1]);
