@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn, connectParent, type SpawnedChild, type SpawnTransport } from '../../src/spawn/index.js';
 import { shmAvailability } from '../../src/local/index.js';
 import { Cleanup } from '../helpers/plexus.js';
+import { spawnNode } from '../helpers/child.js';
 import { rejection, waitFor, within } from '../helpers/wait.js';
 
 const childModule = new URL('../fixtures/spawn-child.js', import.meta.url);
@@ -86,6 +87,19 @@ test('a command (not a module) with args: here this Node running the child modul
   cleanup.defer(() => child.kill().catch(() => undefined));
   assert.equal((await child.request('child.pid', undefined, { timeout: 5000 })).string(), String(child.pid));
   assert.equal((await child.close()).exitCode, 0);
+});
+
+test('a parent that exits without closing kills its children (by PID, from its exit hook)', async (t) => {
+  const cleanup = new Cleanup(t);
+  for (const mode of ['stdio', 'ipc']) {
+    const parent = await spawnNode(cleanup, new URL('../fixtures/spawn-parent-exits.js', import.meta.url), [mode]);
+    const line = await parent.waitLine(/^child=\d+$/, 15_000);
+    const pid = Number(line.slice('child='.length));
+    cleanup.defer(() => {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    await waitFor(() => !alive(pid), 5000, `${mode}: the child of the exited parent gone`);
+  }
 });
 
 test('a child that exits before connecting: spawn() rejects with PLEXUS_ERR_CHILD_EXITED and its stderr', async () => {
