@@ -12,7 +12,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { callMethod, connect, serveService, startBroker, type ServiceImpl } from '../../src/index.js';
+import { callMethod, callServerStream, connect, serveService, startBroker, type ServiceImpl } from '../../src/index.js';
 import { loadProtoService, protoBusCodecs, protoContract, serveGrpc } from '../../src/grpc/index.js';
 import { PROTO_PATH, calculatorHandlers } from './calculator.js';
 
@@ -27,8 +27,8 @@ try {
   const grpcServer = await serveGrpc(contract, handlers as unknown as ServiceImpl<typeof contract>, { proto });
   console.log(`gRPC server on ${grpcServer.address}`);
 
-  // The bus: the unary rpcs, in binary protobuf.
-  const busContract = protoContract(proto, { name: 'calculator', version: '1.0.0', unaryOnly: true });
+  // The bus: the same contract (bidirectional rpcs aside), in binary protobuf.
+  const busContract = contract;
   const codecs = protoBusCodecs(proto);
   const served = serveService(bus, busContract, handlers as unknown as ServiceImpl<typeof busContract>, { codecs: codecs.server });
   await served.ready();
@@ -54,6 +54,9 @@ try {
   console.log(`bus request payload: ${request.length} bytes protobuf ${Buffer.from(request).toString('hex')}`);
   const viaBus = (await callMethod(bus, busContract, 'Add', { a: 2, b: 3 }, { codec: codecs.client['Add']! })) as { sum: number };
   console.log(`plexus client: Add(2, 3) = ${viaBus.sum}`);
+  const counted: unknown[] = [];
+  for await (const item of callServerStream(bus, busContract, 'Count', { to: 3 }, { codec: codecs.client['Count']! })) counted.push((item as { n: number }).n);
+  console.log(`plexus client: Count(3) = ${counted.join(' ')}`);
   try {
     await callMethod(bus, busContract, 'Divide', { a: 1, b: 0 }, { codec: codecs.client['Divide']! });
   } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * The bridge in both directions, for unary rpcs:
+ * The bridge in both directions, for unary, server-streaming and client-streaming rpcs:
  *
  * - `bridgeGrpcService`: an external gRPC server becomes a service on the bus. Its rpcs
  *   are served on `$SRV.<name>.<major>.<rpc>` (binary protobuf); each bus request is
@@ -9,11 +9,14 @@
  * - `busForwarder`: the other way, an `impl` for {@link serveGrpc} whose handlers call the
  *   service on the bus, so gRPC clients reach handlers served anywhere on the bus.
  */
-import type { Client, ChannelCredentials, Metadata } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import type { Client, ChannelCredentials, Metadata, ServiceError as GrpcError } from '@grpc/grpc-js';
 import type { Connection } from '../client/index.js';
 import { callMethod } from '../contract/call.js';
+import { callClientStream, callServerStream } from '../contract/stream-call.js';
 import type { HandlerContext } from '../contract/context.js';
 import { serveService, type ServeServiceOptions, type ServiceServer } from '../contract/serve.js';
+import type { ServiceImpl } from '../contract/handler-types.js';
 import type { ServiceContract } from '../contract/types.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { loadGrpc } from './load.js';
@@ -38,7 +41,7 @@ export interface BridgeGrpcOptions {
 
 /** A running bus → gRPC bridge. */
 export interface GrpcBridge {
-  /** The contract served on the bus (unary rpcs of the proto). */
+  /** The contract served on the bus (the proto's rpcs but bidirectional ones). */
   readonly contract: ServiceContract;
   /** Per-rpc codecs for bus callers: `callMethod(bus, contract, 'Add', input, { codec: codecs.client.Add })`. */
   readonly codecs: ProtoBusCodecs;
@@ -92,9 +95,97 @@ function forwardUnary(
   });
 }
 
+/** Serializers of one rpc, for grpc-js's generic client calls. */
+function serializers(m: ProtoMethod): [(v: unknown) => Buffer, (b: Buffer) => unknown] {
+  return [(v: unknown) => Buffer.from(m.request.encode(v)), (b: Buffer) => m.response.decode(b)];
+}
+
+/** What a failed gRPC call becomes for the bus caller (its own abort stays its own). */
+function callFailure(err: unknown, ctx: HandlerContext): unknown {
+  if (ctx.signal.aborted) return ctx.signal.reason;
+  return typeof (err as GrpcError)?.code === 'number' ? fromStatus(err as GrpcError) : err;
+}
+
+/** A forwarded server-streaming call: each gRPC message becomes an item, pulled at the bus caller's pace. */
+async function* forwardServerStream(
+  client: Client,
+  grpcMetadata: new () => Metadata,
+  m: ProtoMethod,
+  input: unknown,
+  ctx: HandlerContext,
+  defaultTimeoutMs: number,
+): AsyncGenerator<unknown> {
+  ctx.signal.throwIfAborted();
+  const [serialize, deserialize] = serializers(m);
+  const call = client.makeServerStreamRequest(m.path, serialize, deserialize, input, metadataFrom(grpcMetadata, ctx.headers), {
+    deadline: ctx.deadline ?? Date.now() + defaultTimeoutMs,
+  });
+  let ended = false;
+  const onAbort = (): void => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const item of call) yield item;
+    ended = true;
+  } catch (err) {
+    ended = true;
+    throw callFailure(err, ctx);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    // The bus caller stopped early (break, reset): the gRPC call goes too.
+    if (!ended) call.cancel();
+  }
+}
+
+/** A forwarded client-streaming call: the bus caller's items written with gRPC flow control. */
+async function forwardClientStream(
+  client: Client,
+  grpcMetadata: new () => Metadata,
+  m: ProtoMethod,
+  inputs: AsyncIterable<unknown>,
+  ctx: HandlerContext,
+  defaultTimeoutMs: number,
+): Promise<unknown> {
+  ctx.signal.throwIfAborted();
+  const [serialize, deserialize] = serializers(m);
+  let settle!: (err: GrpcError | null, value?: unknown) => void;
+  const result = new Promise<unknown>((resolve, reject) => {
+    settle = (err, value) => (err ? reject(err) : resolve(value));
+  });
+  const call = client.makeClientStreamRequest(
+    m.path,
+    serialize,
+    deserialize,
+    metadataFrom(grpcMetadata, ctx.headers),
+    { deadline: ctx.deadline ?? Date.now() + defaultTimeoutMs },
+    (err, value) => settle(err, value),
+  );
+  const onAbort = (): void => call.cancel();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    // Writing stops early if the call fails (the result settles first).
+    const failed = result.then(
+      () => false,
+      () => true,
+    );
+    for await (const item of inputs) {
+      if (!call.write(item)) {
+        const drained = once(call, 'drain', { signal: ctx.signal }).then(() => false);
+        if (await Promise.race([drained, failed])) break;
+      }
+    }
+    call.end();
+    return await result;
+  } catch (err) {
+    call.cancel();
+    throw callFailure(err, ctx);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /**
- * Serve an external gRPC service's unary rpcs on the bus. Streaming rpcs are not bridged
- * (the contract's bus serving is unary for now).
+ * Serve an external gRPC service's rpcs on the bus: unary, server- and client-streaming
+ * (bidirectional rpcs have no contract kind and are left out).
  *
  * @throws PLEXUS_ERR_CONFIG if @grpc/grpc-js is not installed.
  */
@@ -104,16 +195,24 @@ export async function bridgeGrpcService(bus: Connection, options: BridgeGrpcOpti
   if (!(defaultTimeoutMs > 0 && defaultTimeoutMs <= 0x7fffffff)) {
     throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `defaultTimeoutMs must be from 1 to 2^31-1 ms, got ${String(defaultTimeoutMs)}`);
   }
-  const unary: ProtoService = { ...options.proto, methods: options.proto.methods.filter((m) => m.kind === 'unary') };
-  if (unary.methods.length === 0) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${options.proto.fullName} has no unary rpc to bridge`);
-  const contract = protoContract(unary, { ...options.contract, unaryOnly: true });
-  const codecs = protoBusCodecs(unary);
+  const bridged: ProtoService = { ...options.proto, methods: options.proto.methods.filter((m) => m.kind !== 'bidi') };
+  if (bridged.methods.length === 0) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${options.proto.fullName} has no rpc to bridge`);
+  const contract = protoContract(bridged, options.contract);
+  const codecs = protoBusCodecs(bridged);
   const client = new grpc.Client(options.target, options.credentials ?? grpc.credentials.createInsecure());
-  const impl: Record<string, (input: unknown, ctx: HandlerContext) => Promise<unknown>> = {};
-  for (const m of unary.methods) impl[m.name] = (input, ctx) => forwardUnary(client, grpc.Metadata, m, input, ctx, defaultTimeoutMs);
+  const md = grpc.Metadata;
+  const impl: Record<string, (input: never, ctx: HandlerContext) => unknown> = {};
+  for (const m of bridged.methods) {
+    impl[m.name] =
+      m.kind === 'server'
+        ? (input: unknown, ctx) => forwardServerStream(client, md, m, input, ctx, defaultTimeoutMs)
+        : m.kind === 'client'
+          ? (inputs: AsyncIterable<unknown>, ctx) => forwardClientStream(client, md, m, inputs, ctx, defaultTimeoutMs)
+          : (input: unknown, ctx) => forwardUnary(client, md, m, input, ctx, defaultTimeoutMs);
+  }
   let server: ServiceServer;
   try {
-    server = serveService(bus, contract, impl, { ...options.serve, codecs: codecs.server });
+    server = serveService(bus, contract, impl as unknown as ServiceImpl<ServiceContract>, { ...options.serve, codecs: codecs.server });
   } catch (err) {
     client.close();
     throw err;
@@ -131,17 +230,22 @@ export async function bridgeGrpcService(bus: Connection, options: BridgeGrpcOpti
 }
 
 /**
- * An implementation for {@link serveGrpc} that forwards each unary rpc to the service on
- * the bus (binary protobuf). The gRPC deadline and cancellation travel on, since the
- * handler runs as the ambient call.
+ * An implementation for {@link serveGrpc} that forwards each rpc — unary, server- or
+ * client-streaming — to the service on the bus (binary protobuf). The gRPC deadline and
+ * cancellation travel on, since the handler runs as the ambient call.
  */
-export function busForwarder(bus: Connection, contract: ServiceContract, codecs: ProtoBusCodecs): Record<string, (input: unknown, ctx: HandlerContext) => Promise<unknown>> {
-  const impl: Record<string, (input: unknown, ctx: HandlerContext) => Promise<unknown>> = {};
+export function busForwarder(bus: Connection, contract: ServiceContract, codecs: ProtoBusCodecs): Record<string, (input: never, ctx: HandlerContext) => unknown> {
+  const impl: Record<string, (input: never, ctx: HandlerContext) => unknown> = {};
   for (const [name, def] of Object.entries(contract.methods)) {
-    if (def.stream !== undefined) continue;
     const codec = codecs.client[name];
     if (!codec) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `no protobuf codec for ${contract.name}.${name}`);
-    impl[name] = (input, ctx) => callMethod(bus, contract, name, input, { codec, headers: forwardable(ctx.headers), validate: false });
+    const opts = (ctx: HandlerContext) => ({ codec, headers: forwardable(ctx.headers), validate: false });
+    impl[name] =
+      def.stream === 'server'
+        ? (input: unknown, ctx) => callServerStream(bus, contract, name, input, opts(ctx))
+        : def.stream === 'client'
+          ? (inputs: AsyncIterable<unknown>, ctx) => callClientStream(bus, contract, name, inputs, opts(ctx))
+          : (input: unknown, ctx) => callMethod(bus, contract, name, input, opts(ctx));
   }
   return impl;
 }

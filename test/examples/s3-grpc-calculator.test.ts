@@ -13,6 +13,7 @@ describe('example s3-grpc-calculator', { timeout: 30_000 }, () => {
     // AddRequest{a: 2, b: 3}: field 1 and 2 as 64-bit doubles (tags 0x09, 0x11), 18 bytes.
     assert.ok(run.lines.includes('bus request payload: 18 bytes protobuf 090000000000000040110000000000000840'), why);
     assert.ok(run.lines.includes('plexus client: Add(2, 3) = 5'), why);
+    assert.ok(run.lines.includes('plexus client: Count(3) = 1 2 3'), why);
     assert.ok(run.lines.includes('plexus client: Divide(1, 0) -> ServiceError INVALID_ARGUMENT "division by zero" {"dividend":1}'), why);
     assert.ok(run.lines.includes('bus service on $SRV.calculator.1.Add'), why);
   });

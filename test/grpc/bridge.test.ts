@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { calculatorHandlers, type SleepOutcome } from '../../examples/s3-grpc-calculator/calculator.js';
-import { ErrorCode, PlexusError, ServiceError, callMethod, serveService, type ServiceImpl } from '../../src/index.js';
+import { ErrorCode, PlexusError, ServiceError, callClientStream, callMethod, callServerStream, serveService, type ServiceImpl } from '../../src/index.js';
 import {
   GrpcStatus,
   bridgeGrpcService,
@@ -44,7 +44,7 @@ async function bridged(t: TestContext) {
 
 test('bus → gRPC: a bus call is forwarded as a gRPC call and answered in binary protobuf', async (t) => {
   const { bridge, caller } = await bridged(t);
-  assert.deepEqual(Object.keys(bridge.contract.methods).sort(), ['Add', 'Divide', 'Sleep'], 'unary rpcs only');
+  assert.deepEqual(Object.keys(bridge.contract.methods).sort(), ['Add', 'Count', 'Divide', 'Sleep', 'Sum'], 'all but the bidirectional rpc');
   assert.equal(bridge.server.subjects['Add'], '$SRV.remote-calc.1.Add');
   const out = await within(callMethod(caller, bridge.contract, 'Add', { a: 40, b: 2 }, { codec: bridge.codecs.client['Add']! }), 5000, 'Add');
   assert.deepEqual(out, { sum: 42 });
@@ -54,6 +54,28 @@ test('bus → gRPC: a bus call is forwarded as a gRPC call and answered in binar
   assert.equal(err.code, 'INVALID_ARGUMENT');
   assert.equal(err.message, 'division by zero');
   assert.deepEqual(err.details, { dividend: 7 });
+});
+
+test('bus → gRPC: streaming rpcs are bridged both ways round (server and client streaming)', async (t) => {
+  const { bridge, caller } = await bridged(t);
+  const items: unknown[] = [];
+  for await (const item of callServerStream(caller, bridge.contract, 'Count', { to: 50 }, { codec: bridge.codecs.client['Count']!, timeoutMs: 5000 })) {
+    items.push(item);
+  }
+  assert.deepEqual(items, Array.from({ length: 50 }, (_, i) => ({ n: i + 1 })));
+  // The bus caller may stop early (the bridge then cancels its gRPC call).
+  let seen = 0;
+  for await (const _ of callServerStream(caller, bridge.contract, 'Count', { to: 100_000 }, { codec: bridge.codecs.client['Count']!, timeoutMs: 5000 })) {
+    if (++seen === 3) break;
+  }
+  assert.equal(seen, 3);
+  const values = [0.5, 1.5, 2, 96];
+  const sum = await within(
+    callClientStream(caller, bridge.contract, 'Sum', values.map((value) => ({ value })), { codec: bridge.codecs.client['Sum']!, timeoutMs: 5000 }),
+    5000,
+    'Sum',
+  );
+  assert.deepEqual(sum, { sum: 100 });
 });
 
 test('bus → gRPC: the caller\'s deadline becomes the gRPC deadline; its cancel cancels the gRPC call', async (t) => {
@@ -95,7 +117,7 @@ test('gRPC → bus: serveGrpc + busForwarder let a plain gRPC client reach a han
   const cleanup = new Cleanup(t);
   const { connect } = await startTestBroker(cleanup);
   const sleeps: Sleeps = [];
-  const busContract = protoContract(proto, { name: 'calculator', version: '1.0.0', unaryOnly: true });
+  const busContract = protoContract(proto, { name: 'calculator', version: '1.0.0' });
   const codecs = protoBusCodecs(proto);
   const serviceBus = await connect();
   const handlers = calculatorHandlers((outcome, deadlineInMs) => sleeps.push({ outcome, deadlineInMs }));
@@ -121,17 +143,41 @@ test('gRPC → bus: serveGrpc + busForwarder let a plain gRPC client reach a han
   await waitFor(() => sleeps.length === 1, 3000, 'bus handler ends');
   assert.equal(sleeps[0]!.outcome, 'timeout');
   assert.ok(sleeps[0]!.deadlineInMs > 0 && sleeps[0]!.deadlineInMs <= 300, `deadline seen on the bus: ${sleeps[0]!.deadlineInMs} ms`);
-  // Streaming rpcs are not forwarded: the gateway's contract has none, so gRPC says UNIMPLEMENTED.
-  const count = stub['Count']!({ to: 3 }) as grpc.ClientReadableStream<unknown>;
-  const streamErr = await within(
-    new Promise<grpc.ServiceError>((resolve) => {
-      count.on('error', resolve);
-      count.on('data', () => undefined);
-    }),
+  // Streaming rpcs go through the bus too.
+  const counted: number[] = [];
+  const count = stub['Count']!({ to: 5 }) as grpc.ClientReadableStream<{ n: number }>;
+  await within(
+    (async () => {
+      for await (const m of count) counted.push((m as { n: number }).n);
+    })(),
     5000,
     'Count',
   );
-  assert.equal(streamErr.code, grpc.status.UNIMPLEMENTED);
+  assert.deepEqual(counted, [1, 2, 3, 4, 5]);
+  const summed = await within(
+    new Promise<{ sum: number }>((resolve, reject) => {
+      const call = stub['Sum']!((err: Error | null, reply: { sum: number }) => (err ? reject(err) : resolve(reply))) as grpc.ClientWritableStream<{
+        value: number;
+      }>;
+      for (const value of [1, 2, 3]) call.write({ value });
+      call.end();
+    }),
+    5000,
+    'Sum',
+  );
+  assert.equal(summed.sum, 6);
+  // The bidirectional rpc has no contract method, so the gateway answers UNIMPLEMENTED.
+  const bidi = stub['RunningSum']!() as grpc.ClientDuplexStream<unknown, unknown>;
+  const bidiErr = await within(
+    new Promise<grpc.ServiceError>((resolve) => {
+      bidi.on('error', resolve);
+      bidi.on('data', () => undefined);
+      bidi.end();
+    }),
+    5000,
+    'RunningSum',
+  );
+  assert.equal(bidiErr.code, grpc.status.UNIMPLEMENTED);
 });
 
 test('status table: Plexus codes → gRPC statuses, and statuses without a trailer → Plexus errors', () => {
