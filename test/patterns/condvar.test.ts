@@ -1,7 +1,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { condvar, kv, lock } from '../../src/patterns/index.js';
-import { rejectionCode, sleep, within } from '../helpers/wait.js';
+import { rejectionCode, waitFor, within } from '../helpers/wait.js';
 import { coordFixture } from './lock-helpers.js';
 
 void it('wait releases the lock atomically; notify wakes the waiter, which holds the lock again', async (t) => {
@@ -25,7 +25,11 @@ void it('wait releases the lock atomically; notify wakes the waiter, which holds
     await lease.release();
     return { seen, token: lease.token };
   })();
-  await sleep(200);
+  // The consumer took the lock (token 1) and its wait gave it back.
+  await waitFor(async () => {
+    const i = await m.info();
+    return i.lastToken === 1 && i.holders.length === 0;
+  }, 5000, 'consumer waiting');
   // Producer: the wait released the lock, so it can be taken; then notify under it.
   const om = lock(other, 'jobs', { ttlMs: 10_000 });
   const pl = await within(om.acquire({ timeoutMs: 3000 }), 3000, 'lock free while the consumer waits');
@@ -49,7 +53,11 @@ void it('notifyAll wakes every waiter; a wait without notify times out holding t
     return r.notified;
   };
   const ws = [waiter(), waiter(), waiter()];
-  await sleep(300);
+  // All three took the lock in turn and gave it back by waiting.
+  await waitFor(async () => {
+    const i = await m.info();
+    return i.lastToken === 3 && i.holders.length === 0;
+  }, 5000, 'three waiters');
   assert.equal(await cv.notifyAll(), 3);
   assert.deepEqual(await within(Promise.all(ws), 8000, 'all woken'), [true, true, true]);
   assert.equal(await cv.notify(), 0);

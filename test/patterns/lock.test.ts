@@ -13,9 +13,8 @@ void it('acquire / release: one holder at a time, strictly increasing fencing to
   assert.equal(await orders.tryAcquire(), undefined);
   let bDone = false;
   const b = orders.acquire({ timeoutMs: 20_000 }).then((l) => ((bDone = true), l));
-  await sleep(200);
+  await waitFor(async () => (await orders.info()).waiting === 1, 5000, 'the second acquire is queued');
   assert.equal(bDone, false, 'the second acquire waits while the lock is held');
-  assert.equal((await orders.info()).waiting, 1);
   await a.release();
   assert.equal(a.lost, true);
   assert.equal(a.signal.aborted, true);
