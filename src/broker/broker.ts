@@ -73,7 +73,7 @@ class BrokerImpl implements BrokerContext, Broker {
     this.serverId = config.serverId ?? randomBytes(4).toString('hex');
     this.auth = new Authenticator(config.auth);
     this.requests = new RequestTracker(this.options.maxTrackedRequestsPerConnection);
-    this.registry = new Registry(this.router, this.serverId, config.registry);
+    this.registry = new Registry(this.router, this.serverId, config.registry, this.options.heartbeatMs);
     this.advisoryHeaders = encodeHeaders({ ':from': '$SYS', ':conn': this.serverId })!;
   }
 

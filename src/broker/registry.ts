@@ -55,6 +55,21 @@ export interface InstanceRecord {
   /** The owning connection and its authenticated identity, stamped by the broker. */
   readonly connId: string;
   readonly identity: string;
+  /**
+   * Liveness of the owning connection as the broker sees it, in LIST answers and /status
+   * only (events carry the record without it).
+   */
+  readonly health?: InstanceHealth;
+}
+
+/**
+ * `ok`: the connection was heard from within the last heartbeat interval. `late`: it has
+ * been silent longer (it is dropped, and the instance with it, after 3 intervals).
+ */
+export interface InstanceHealth {
+  readonly status: 'ok' | 'late';
+  /** Milliseconds since the broker last received anything from the connection. */
+  readonly idleMs: number;
 }
 
 /** A change, published on `$PLX.REG.EVT.<name>`. */
@@ -71,7 +86,15 @@ export interface RegistryEvent {
 export interface RegistryStatus {
   readonly rev: number;
   readonly instances: number;
-  readonly services: readonly { readonly name: string; readonly version: string; readonly id: string; readonly connId: string; readonly identity: string; readonly started: string }[];
+  readonly services: readonly {
+    readonly name: string;
+    readonly version: string;
+    readonly id: string;
+    readonly connId: string;
+    readonly identity: string;
+    readonly started: string;
+    readonly health: InstanceHealth;
+  }[];
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -128,6 +151,8 @@ export class Registry {
     private readonly router: Router<Session>,
     serverId: string,
     options?: RegistryOptions,
+    /** The broker's heartbeat interval: what `late` is measured against. */
+    private readonly heartbeatMs = 5000,
   ) {
     this.limits = resolve(options);
     this.headerMap = { ':from': '$SYS', ':conn': serverId };
@@ -183,13 +208,14 @@ export class Registry {
   }
 
   status(): RegistryStatus {
-    const services = [...this.byId.values()].map(({ record: r }) => ({
+    const services = [...this.byId.values()].map(({ record: r, owner }) => ({
       name: r.name,
       version: r.version,
       id: r.id,
       connId: r.connId,
       identity: r.identity,
       started: r.started,
+      health: this.health(owner),
     }));
     return { rev: this.rev, instances: this.byId.size, services };
   }
@@ -234,8 +260,15 @@ export class Registry {
     const name = body['name'];
     if (name !== undefined && typeof name !== 'string') throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'name must be a string');
     const instances: InstanceRecord[] = [];
-    for (const { record } of this.byId.values()) if (name === undefined || record.name === name) instances.push(record);
+    for (const { record, owner } of this.byId.values()) {
+      if (name === undefined || record.name === name) instances.push({ ...record, health: this.health(owner) });
+    }
     return { rev: this.rev, instances };
+  }
+
+  private health(owner: Session): InstanceHealth {
+    const idleMs = Math.max(0, Date.now() - Math.max(owner.lastIn, owner.transport.lastReceiveAt));
+    return { status: idleMs > this.heartbeatMs ? 'late' : 'ok', idleMs };
   }
 
   private validate(session: Session, b: Record<string, unknown>): InstanceRecord {

@@ -30,8 +30,8 @@ function ls(instances: readonly InstanceRecord[]): string {
   if (instances.length === 0) return 'no services registered\n';
   const sorted = [...instances].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.id.localeCompare(b.id));
   return table(
-    ['NAME', 'VERSION', 'ID', 'IDENTITY', 'CONNECTION', 'UP', 'ENDPOINTS'],
-    sorted.map((i) => [i.name, i.version, i.id, i.identity, i.connId, since(i.started), i.endpoints.join(',')]),
+    ['NAME', 'VERSION', 'ID', 'IDENTITY', 'CONNECTION', 'UP', 'HEALTH', 'ENDPOINTS'],
+    sorted.map((i) => [i.name, i.version, i.id, i.identity, i.connId, since(i.started), i.health?.status ?? '-', i.endpoints.join(',')]),
   );
 }
 
@@ -82,7 +82,7 @@ export const servicesCommand: Command = {
   summary: 'list registered service instances, their info and their request stats',
   usage: ['services ls [NAME] [--json]', 'services info [NAME]', 'services stats [NAME] [--json] [--timeout MS]'],
   description:
-    'ls prints the broker registry (every instance, or those of NAME): version, id, the identity and connection that registered it, uptime and endpoints. info asks every instance (of NAME) for its description and prints the answers as JSON. stats asks every instance for its per-endpoint request counts, errors and average latency; instances that do not answer within --timeout are left out.',
+    'ls prints the broker registry (every instance, or those of NAME): version, id, the identity and connection that registered it, uptime, health (ok, or late when its connection has been silent for more than a heartbeat interval) and endpoints. info asks every instance (of NAME) for its description and prints the answers as JSON. stats asks every instance for its per-endpoint request counts, errors and average latency; instances that do not answer within --timeout are left out.',
   examples: ['plexus services ls', 'plexus services ls rides --json', 'plexus services stats rides'],
   options,
   client: true,

@@ -3,7 +3,7 @@
  * and watch them, ask them for PING/INFO/STATS, pick them by version range, balance
  * calls across them, and address capabilities by intent. See docs/discovery.md.
  */
-export { RegistrySubject, REGISTRY_PREFIX, type InstanceRecord, type RegistryEvent, type RegistryOptions } from '../broker/registry.js';
+export { RegistrySubject, REGISTRY_PREFIX, type InstanceHealth, type InstanceRecord, type RegistryEvent, type RegistryOptions } from '../broker/registry.js';
 export { registerInstance, type EndpointStats, type EndpointStatsReport, type InstanceHandle, type InstanceInfo, type InstanceStats, type RegisterOptions } from './instance.js';
 export { services, type AskOptions, type InfoReply, type PingReply, type ServiceDirectory } from './services.js';
 export { type InstanceEvent, type WatchOptions } from './watch.js';

@@ -22,9 +22,9 @@ describe('plexus services', { timeout: 60_000 }, () => {
     const ls = await runCli(t, ['services', 'ls', '--url', tcp]);
     assert.equal(ls.code, 0, ls.stderr);
     const lines = ls.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^NAME\s+VERSION\s+ID\s+IDENTITY\s+CONNECTION\s+UP\s+ENDPOINTS$/);
+    assert.match(lines[0]!, /^NAME\s+VERSION\s+ID\s+IDENTITY\s+CONNECTION\s+UP\s+HEALTH\s+ENDPOINTS$/);
     assert.match(lines[1]!, /^billing\s+1\.0\.0\s+bill-1\s+anonymous\s/);
-    assert.match(lines[2]!, /^rides\s+2\.1\.0\s+rides-a\s+anonymous\s+\S+\s+\d+s\s+rides\.path$/);
+    assert.match(lines[2]!, /^rides\s+2\.1\.0\s+rides-a\s+anonymous\s+\S+\s+\d+s\s+ok\s+rides\.path$/);
     assert.equal(lines.length, 3);
 
     const json = await runCli(t, ['services', 'ls', 'rides', '--json', '--url', tcp]);

@@ -112,7 +112,7 @@ describe('service registry (broker)', { timeout: 30_000 }, () => {
 
   it('an instance whose connection misses its heartbeats goes down', async (t) => {
     const c = new Cleanup(t);
-    const b = await startTestBroker(c, { heartbeatMs: 100 });
+    const b = await startTestBroker(c, { heartbeatMs: 200 });
     const watcher = await b.connect();
     const events = watcher.subscribe(`${RegistrySubject.EVENTS}.silent`);
     await watcher.flush();
@@ -122,6 +122,11 @@ describe('service registry (broker)', { timeout: 30_000 }, () => {
     raw.send({ type: FrameType.SUB, id: 1, subject: '_INBOX.raw.>' });
     raw.send({ type: FrameType.PUB, flags: Flag.REQUEST, subject: RegistrySubject.REGISTER, reply: '_INBOX.raw.1', payload: json({ id: 's1', name: 'silent', version: '1.0.0' }) });
     await raw.waitFrame((f) => f.type === FrameType.MSG && f.subject === '_INBOX.raw.1', 3000, 'the REGISTER reply');
+    const healthOf = async (): Promise<string | undefined> =>
+      (await watcher.request(RegistrySubject.LIST, JSON.stringify({ name: 'silent' }))).json<{ instances: InstanceRecord[] }>().instances[0]?.health?.status;
+    assert.equal(await healthOf(), 'ok');
+    // Silent past one interval: listed as late before it is dropped (after three).
+    await waitFor(async () => (await healthOf()) === 'late', 3000, 'the silent instance to show as late');
     const [up, down] = (await take(events, 2, 5000)).map((m) => m.json<RegistryEvent>());
     assert.equal(up!.type, 'up');
     assert.equal(down!.type, 'down');
