@@ -13,6 +13,7 @@
  */
 import type { PlexusStream } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { copyBytes } from '../wire/index.js';
 
 /** Message kinds on a method stream. */
 export const StreamMessageKind = { OPEN: 1, ITEM: 2, END: 3, ERROR: 4 } as const;
@@ -94,7 +95,7 @@ export class StreamMessageReader {
         }
         if (this.buf.length >= 4 + len) {
           const kind = this.buf[4] as StreamMessageKind;
-          const body = this.buf.slice(5, 4 + len);
+          const body = copyBytes(this.buf, 5, 4 + len);
           this.buf = this.buf.subarray(4 + len);
           if (kind < StreamMessageKind.OPEN || kind > StreamMessageKind.ERROR) {
             throw new PlexusError(ErrorCode.PROTOCOL, `unknown method stream message kind ${kind}`);

@@ -4,7 +4,7 @@
  * here; keep the two in step. All integers are big-endian (like the wire protocol);
  * 64-bit fields hold numbers below 2^53.
  */
-import { readUtf8, utf8Length, validateHeaderBlock, writeUtf8 } from '../wire/index.js';
+import { copyBytes, readUtf8, utf8Length, validateHeaderBlock, writeUtf8 } from '../wire/index.js';
 import { ErrorCode, plexusError } from '../errors/index.js';
 import { crc32c } from './crc32c.js';
 
@@ -240,10 +240,10 @@ export function decodeRecord(buf: Uint8Array, off: number, h: RecordHead): Store
   if (subject === undefined) return undefined;
   let headers: Uint8Array | undefined;
   if (h.headersLength > 0) {
-    headers = buf.slice(hStart, pStart);
+    headers = copyBytes(buf, hStart, pStart);
     if (!validateHeaderBlock(headers)) return undefined;
   }
-  return { seq: h.seq, timestamp: h.timestamp, subject, headers, payload: buf.slice(pStart, end), size: 4 + h.length };
+  return { seq: h.seq, timestamp: h.timestamp, subject, headers, payload: copyBytes(buf, pStart, end), size: 4 + h.length };
 }
 
 // ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
  */
 import { platform } from 'node:os';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { copyBytes } from '../wire/index.js';
 
 /** Bytes a single `write()` to a pipe is guaranteed not to interleave with others (PIPE_BUF). */
 export const FIFO_ATOMIC_BYTES = platform() === 'linux' ? 4096 : 512;
@@ -196,7 +197,7 @@ export class FifoRecordDecoder {
       this.record(buf[at + 3]!, v, buf.subarray(at + FIFO_RECORD_HEADER_BYTES, end));
       at = end;
     }
-    this.pending = at === buf.length ? new Uint8Array(0) : buf.slice(at);
+    this.pending = at === buf.length ? new Uint8Array(0) : copyBytes(buf, at);
   }
 
   /** Every writer is gone (EOF): drop what was half-received. */

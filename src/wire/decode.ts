@@ -2,6 +2,7 @@ import { ErrorCode, PlexusError } from '../errors/index.js';
 import { HEADER_BYTES, KNOWN_FLAGS, MIN_BODY_BYTES, frameTypeName, isKnownFrameType, type FrameType } from './constants.js';
 import type { Frame } from './frame.js';
 import { validateHeaderBlock } from './headers.js';
+import { copyBytes } from './bytes.js';
 import { readUtf8 } from './utf8.js';
 
 /** Receives frames from a decoder, in order. */
@@ -171,7 +172,7 @@ class SubjectCache {
     }
     const text = readUtf8(buf, start, end);
     if (text !== undefined && n <= 256) {
-      this.bytes = buf.slice(start, end);
+      this.bytes = copyBytes(buf, start, end);
       this.text = text;
     }
     return text;

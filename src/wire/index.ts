@@ -6,3 +6,4 @@ export * from './decode.js';
 export * from './headers.js';
 export { utf8Length, writeUtf8, readUtf8, encodeUtf8 } from './utf8.js';
 export * from './subject.js';
+export { copyBytes } from './bytes.js';
