@@ -13,6 +13,7 @@ import { methodOf, methodSubject, resolveCodec } from './define.js';
 import { fromCallError } from './errors.js';
 import type { CallOptions, RetryOptions } from './handler-types.js';
 import type { ServiceContract } from './types.js';
+import { callCodecs } from './wire-codec.js';
 import { validateAsync } from './validate.js';
 
 /** Defaults a typed client applies under each call's options. */
@@ -80,7 +81,7 @@ export async function callMethod(
   if (def.stream !== undefined) {
     throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${what} is a ${def.stream}-streaming method: call it through serviceClient`);
   }
-  const codec = options.codec !== undefined ? resolveCodec(options.codec) : (defaults.codec ?? contract.codec);
+  const codecs = callCodecs(def, options.codec !== undefined ? resolveCodec(options.codec) : (defaults.codec ?? contract.codec));
   const subject = methodSubject(contract, method, defaults.major);
   const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? def.timeoutMs;
   if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1)) {
@@ -91,8 +92,8 @@ export async function callMethod(
   if (limits.signal?.aborted) throw limits.signal.reason;
 
   const value = (options.validate ?? defaults.validate ?? true) ? await validateAsync(def.input, input, 'input', what) : input;
-  const payload = codec.encode(value);
-  const headers = requestHeaders(options.headers, codec, limits.requestId);
+  const payload = codecs.request.encode(value);
+  const headers = requestHeaders(options.headers, codecs.request, limits.requestId);
   const attempts = retry?.attempts ?? 1;
   const balancer = defaults.balancer ?? (options.balance !== undefined ? new ServiceBalancer(bus, contract.name) : undefined);
 
@@ -113,7 +114,7 @@ export async function callMethod(
         idempotent: def.idempotent === true,
       });
       route?.release();
-      return codec.decode(reply.data);
+      return codecs.reply.decode(reply.data);
     } catch (err) {
       route?.release();
       if (!retry || attempt + 1 >= attempts || !isRetryable(err)) throw fromCallError(err);

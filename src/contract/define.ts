@@ -55,6 +55,11 @@ function checkMethod(service: string, name: string, m: MethodDefinition): void {
   if (m.stream !== undefined && m.stream !== 'server' && m.stream !== 'client') {
     throw invalid(`method ${what}: stream must be 'server' or 'client'`);
   }
+  if (m.codecs !== undefined) {
+    if (typeof m.codecs !== 'object' || m.codecs === null) throw invalid(`method ${what}: codecs must be { input, output }`);
+    resolveCodec(m.codecs.input);
+    resolveCodec(m.codecs.output);
+  }
   if (m.timeoutMs !== undefined && !(Number.isFinite(m.timeoutMs) && m.timeoutMs > 0 && m.timeoutMs <= 2 ** 31 - 1)) {
     throw invalid(`method ${what}: timeoutMs must be a number of ms from 1 to 2^31-1`);
   }
@@ -89,6 +94,9 @@ export function defineService<const Name extends string, const Def extends Servi
   for (const [m, def] of Object.entries(methods)) {
     if (!MEMBER_NAME.test(m)) throw invalid(`service ${name}: method name ${JSON.stringify(m)} is not an identifier`);
     checkMethod(name, m, def);
+    if (definition.codec === 'protobuf' && def.codecs === undefined) {
+      throw invalid(`service ${name} uses protobuf: method ${m} needs codecs { input, output } (protobufCodec per message type)`);
+    }
   }
   for (const [e, schema] of Object.entries(events)) {
     if (!MEMBER_NAME.test(e)) throw invalid(`service ${name}: event name ${JSON.stringify(e)} is not an identifier`);
@@ -99,7 +107,7 @@ export function defineService<const Name extends string, const Def extends Servi
     name,
     version,
     major,
-    codec: resolveCodec(definition.codec),
+    codec: definition.codec === 'protobuf' ? json : resolveCodec(definition.codec),
     description: definition.description,
     methods: Object.freeze({ ...methods }),
     events: Object.freeze({ ...events }),

@@ -12,6 +12,7 @@ export type {
   EventName,
   HandlerInput,
   HandlerOutput,
+  MethodCodecs,
   MethodDefinition,
   MethodName,
   ServiceContract,

@@ -18,7 +18,7 @@ import { MethodStatsTable, type MethodStats } from './stats.js';
 import { serveStreamCall } from './stream-serve.js';
 import type { ServiceContract } from './types.js';
 import { isPromiseLike, validateWith } from './validate.js';
-import { requestCodec, serverRegistry } from './wire-codec.js';
+import { replyCodec, requestCodec, serverRegistry } from './wire-codec.js';
 
 /** Options of {@link serveService}. */
 export interface ServeServiceOptions {
@@ -84,7 +84,7 @@ function serveUnary(rt: MethodRuntime, msg: Message, core: RequestContext): Prom
       if (rt.validate) value = await validateWith(rt.def.input, input, 'input', rt.what);
       let out = await runWithCall(ctx, () => rt.handler(value, ctx));
       if (rt.validate) out = await validateWith(rt.def.output, out, 'output', rt.what);
-      const bytes = codec.encode(out);
+      const bytes = replyCodec(rt.def, codec).encode(out);
       rt.stats.totalMs += performance.now() - started;
       return bytes;
     } catch (err) {

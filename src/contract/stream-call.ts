@@ -6,7 +6,7 @@
  * allows and resolves with the single reply.
  */
 import type { Connection, PlexusStream } from '../client/index.js';
-import { contentTypeHeader, type Codec } from '../codec/index.js';
+import { contentTypeHeader } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import type { CallDefaults } from './call.js';
 import { REQUEST_ID_HEADER, callLimits, deadlinePassed, type CallLimits } from './context.js';
@@ -15,13 +15,14 @@ import { fromCallError } from './errors.js';
 import type { CallOptions } from './handler-types.js';
 import { StreamMessageKind, StreamMessageReader, frameJson, frameMessage, parseJsonBody, type StreamOpen } from './stream-frames.js';
 import { writeItems } from './stream-writer.js';
+import { callCodecs, type CallCodecs } from './wire-codec.js';
 import type { MethodDefinition, ServiceContract } from './types.js';
 import { validateAsync } from './validate.js';
 
 interface Prepared {
   readonly what: string;
   readonly def: MethodDefinition;
-  readonly codec: Codec;
+  readonly codecs: CallCodecs;
   readonly subject: string;
   readonly limits: CallLimits;
   readonly validate: boolean;
@@ -32,16 +33,16 @@ function prepare(contract: ServiceContract, method: string, kind: 'server' | 'cl
   const def = methodOf(contract, method);
   const what = `${contract.name}.${method}`;
   if (def.stream !== kind) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${what} is not a ${kind}-streaming method`);
-  const codec = options.codec !== undefined ? resolveCodec(options.codec) : (defaults.codec ?? contract.codec);
+  const codecs = callCodecs(def, options.codec !== undefined ? resolveCodec(options.codec) : (defaults.codec ?? contract.codec));
   const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? def.timeoutMs;
   const limits = callLimits(timeoutMs, options.signal);
   const headers: Record<string, string> = options.headers ? { ...options.headers } : {};
-  headers[contentTypeHeader] = codec.contentType;
+  headers[contentTypeHeader] = codecs.request.contentType;
   if (limits.requestId !== undefined && headers[REQUEST_ID_HEADER] === undefined) headers[REQUEST_ID_HEADER] = limits.requestId;
   return {
     what,
     def,
-    codec,
+    codecs,
     subject: methodSubject(contract, method, defaults.major),
     limits,
     validate: options.validate ?? defaults.validate ?? true,
@@ -128,7 +129,7 @@ export async function* callServerStream(
 ): AsyncGenerator<unknown, void, undefined> {
   const p = prepare(contract, method, 'server', options, defaults);
   const value = p.validate ? await validateAsync(p.def.input, input, 'input', p.what) : input;
-  const payload = p.codec.encode(value);
+  const payload = p.codecs.request.encode(value);
   const call = await open(bus, p);
   const { stream } = call;
   let clean = false;
@@ -141,7 +142,7 @@ export async function* callServerStream(
     for (;;) {
       const r = await nextReply(reader, p.what);
       if ('end' in r) break;
-      yield p.codec.decode(r.item);
+      yield p.codecs.reply.decode(r.item);
     }
     await reader.drain();
     await ended;
@@ -175,7 +176,7 @@ export async function callClientStream(
     await writeItems(
       stream,
       inputs,
-      async (input) => p.codec.encode(p.validate ? await validateAsync(p.def.input, input, 'input', p.what) : input),
+      async (input) => p.codecs.request.encode(p.validate ? await validateAsync(p.def.input, input, 'input', p.what) : input),
       () => replied,
     );
     await stream.write(frameMessage(StreamMessageKind.END));
@@ -189,7 +190,7 @@ export async function callClientStream(
       if ('end' in first) throw new PlexusError(ErrorCode.PROTOCOL, `${p.what}: END without a reply`);
       const last = await nextReply(reader, p.what);
       if (!('end' in last)) throw new PlexusError(ErrorCode.PROTOCOL, `${p.what}: more than one reply`);
-      return p.codec.decode(first.item);
+      return p.codecs.reply.decode(first.item);
     })();
     // An input that fails validation (or an input iterator that throws) ends the call.
     const out = await Promise.race([replyOrPumpError, pumping.then(() => replyOrPumpError)]);

@@ -14,7 +14,7 @@ import { failRequest, type MethodRuntime } from './runtime.js';
 import { StreamMessageKind, StreamMessageReader, frameJson, frameMessage, parseOpen } from './stream-frames.js';
 import { writeItems } from './stream-writer.js';
 import { validateWith } from './validate.js';
-import { requestCodec } from './wire-codec.js';
+import { replyCodec, requestCodec } from './wire-codec.js';
 
 /** How long a server waits for a new stream's OPEN message. */
 export const STREAM_OPEN_TIMEOUT_MS = 10_000;
@@ -135,7 +135,7 @@ async function serverStreaming(
     await writeItems(
       stream,
       items,
-      async (item) => codec.encode(rt.validate ? await validateWith(rt.def.output, item, 'output', rt.what) : item),
+      async (item) => replyCodec(rt.def, codec).encode(rt.validate ? await validateWith(rt.def.output, item, 'output', rt.what) : item),
       () => ctx.signal.aborted,
     );
   });
@@ -169,5 +169,5 @@ async function clientStreaming(
   };
   const result = await runWithCall(ctx, () => rt.handler(inputs, ctx));
   const out = rt.validate ? await validateWith(rt.def.output, result, 'output', rt.what) : result;
-  await stream.write(frameMessage(StreamMessageKind.ITEM, codec.encode(out)));
+  await stream.write(frameMessage(StreamMessageKind.ITEM, replyCodec(rt.def, codec).encode(out)));
 }

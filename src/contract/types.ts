@@ -33,14 +33,30 @@ export interface MethodDefinition {
   readonly timeoutMs?: number;
   /** Free text for discovery and generated docs. */
   readonly description?: string;
+  /**
+   * Codecs of this method's input and output (protobuf: one codec per message type, from
+   * `protobufCodec(root, 'pkg.Msg')`). They replace the service's and the call's codec for
+   * this method; a server still answers a request in another codec (e.g. JSON from a
+   * gateway) in that codec.
+   */
+  readonly codecs?: MethodCodecs;
+}
+
+/** A method's own input and output codecs. */
+export interface MethodCodecs {
+  readonly input: Codec;
+  readonly output: Codec;
 }
 
 /** What `defineService` takes besides the name. */
 export interface ServiceDefinition {
   /** Semantic version `MAJOR.MINOR.PATCH`; the major is part of every subject. */
   readonly version: string;
-  /** The codec requests use unless a client or call picks another. @default 'json' */
-  readonly codec?: CodecName | Codec;
+  /**
+   * The codec requests use unless a client or call picks another. `'protobuf'` requires
+   * every method to declare its `codecs` (events then use JSON). @default 'json'
+   */
+  readonly codec?: CodecName | 'protobuf' | Codec;
   /** Free text for discovery and generated docs. */
   readonly description?: string;
   /** Methods by name (identifiers: letters, digits, `_`, starting with a letter). */

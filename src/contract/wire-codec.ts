@@ -6,11 +6,29 @@
  */
 import { contentTypeHeader, defaultCodecs, type Codec, type CodecRegistry } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import type { ServiceContract } from './types.js';
+import type { MethodDefinition, ServiceContract } from './types.js';
 
 /** The registry a server reads requests with. */
 export function serverRegistry(contract: ServiceContract, extra: readonly Codec[] = []): CodecRegistry {
-  return defaultCodecs.with(contract.codec, ...extra);
+  const own: Codec[] = [];
+  for (const m of Object.values(contract.methods)) if (m.codecs) own.push(m.codecs.input);
+  return defaultCodecs.with(contract.codec, ...own, ...extra);
+}
+
+/** The codec a request goes out in, and the one its reply (or items) come back in. */
+export interface CallCodecs {
+  readonly request: Codec;
+  readonly reply: Codec;
+}
+
+/** A call's codecs: the method's own, else the call's/client's/contract's for both ways. */
+export function callCodecs(def: MethodDefinition, chosen: Codec): CallCodecs {
+  return def.codecs ? { request: def.codecs.input, reply: def.codecs.output } : { request: chosen, reply: chosen };
+}
+
+/** The codec a server replies in: the method's output codec for its own input codec, else the request's. */
+export function replyCodec(def: MethodDefinition, request: Codec): Codec {
+  return def.codecs && request === def.codecs.input ? def.codecs.output : request;
 }
 
 /** The codec a request was encoded with: its content-type, else the contract's codec. */
