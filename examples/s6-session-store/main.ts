@@ -4,7 +4,7 @@
  * A broker runs with durable messaging on a temp directory. Two service processes add
  * items to the same user's session in the `sessions` KV bucket at the same time, using
  * compare-and-set on the revision so neither overwrites the other; every write renews a
- * 1.5 s TTL. This process watches `session.>` and prints every change with its
+ * 3 s TTL. This process watches `session.>` and prints every change with its
  * revision; once the services stop writing, the session expires and the watcher sees
  * the `expire`.
  *
@@ -24,7 +24,7 @@ const broker = await startBroker({ listen: ['tcp://127.0.0.1:0'], durable: { dir
 const url = broker.urls[0]!;
 console.log(`broker on ${url} with durable data in a temp dir`);
 const bus = await connect(url, { name: 'watcher' });
-const sessions = kv(bus, 'sessions', { ttlMs: 1500 });
+const sessions = kv(bus, 'sessions', { ttlMs: 3000 });
 await sessions.info(); // creates the bucket
 
 const ac = new AbortController();
@@ -58,7 +58,7 @@ try {
   const cart = e?.json<{ cart: string[] }>().cart ?? [];
   console.log(`session.alice: ${cart.length} items in the cart (expected ${2 * items}), revision ${e?.revision}`);
   ok = codes.every((c) => c === 0) && cart.length === 2 * items && new Set(cart).size === cart.length;
-  const timer = setTimeout(() => expired(), 5000);
+  const timer = setTimeout(() => expired(), 10_000);
   await sawExpire;
   clearTimeout(timer);
   const gone = (await sessions.get('session.alice')) === undefined;

@@ -13,7 +13,7 @@ interface Session {
 }
 
 const [url, name, user, items] = process.argv.slice(2);
-const TTL_MS = 1500;
+const TTL_MS = 3000;
 const bus = await connect(url!, { name: `svc-${name}`, timeoutMs: 3000 });
 const sessions = kv(bus, 'sessions', { ttlMs: TTL_MS });
 const key = `session.${user}`;
