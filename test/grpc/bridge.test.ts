@@ -27,11 +27,11 @@ const proto = await loadProtoService(PROTO_PATH, 'calc.Calculator');
 type Sleeps = { outcome: SleepOutcome; deadlineInMs: number }[];
 
 /** A gRPC calculator (the "external" server) and a bus bridged to it. */
-async function bridged(t: TestContext) {
+async function bridged(t: TestContext, overrides: Record<string, unknown> = {}) {
   const cleanup = new Cleanup(t);
   const sleeps: Sleeps = [];
   const contract = protoContract(proto, { name: 'calculator', version: '1.0.0' });
-  const handlers = calculatorHandlers((outcome, deadlineInMs) => sleeps.push({ outcome, deadlineInMs }));
+  const handlers = { ...calculatorHandlers((outcome, deadlineInMs) => sleeps.push({ outcome, deadlineInMs })), ...overrides };
   const server = await serveGrpc(contract, handlers as unknown as ServiceImpl<typeof contract>, { proto, log: () => undefined });
   cleanup.defer(() => server.close());
   const { connect } = await startTestBroker(cleanup);
@@ -76,6 +76,30 @@ test('bus → gRPC: streaming rpcs are bridged both ways round (server and clien
     'Sum',
   );
   assert.deepEqual(sum, { sum: 100 });
+});
+
+test('bus → gRPC: a bus caller that stops reading a server stream early cancels the gRPC call', async (t) => {
+  let stoppedBy: unknown;
+  let yielded = 0;
+  const { bridge, caller } = await bridged(t, {
+    async *Count({ to }: { to: number }, ctx: { signal: AbortSignal }) {
+      try {
+        for (let n = 1; n <= to; n++) {
+          yielded++;
+          yield { n };
+        }
+      } finally {
+        stoppedBy = ctx.signal.aborted ? ctx.signal.reason : 'ran to the end';
+      }
+    },
+  });
+  let seen = 0;
+  for await (const _ of callServerStream(caller, bridge.contract, 'Count', { to: 1_000_000 }, { codec: bridge.codecs.client['Count']!, timeoutMs: 10_000 })) {
+    if (++seen === 3) break;
+  }
+  await waitFor(() => stoppedBy !== undefined, 5000, 'the gRPC handler stops');
+  assert.equal(codeOf(stoppedBy), ErrorCode.CANCELLED, `stopped by ${String(stoppedBy)}`);
+  assert.ok(yielded < 1_000_000);
 });
 
 test('bus → gRPC: the caller\'s deadline becomes the gRPC deadline; its cancel cancels the gRPC call', async (t) => {
