@@ -93,7 +93,10 @@ export async function claim(st: DurableStream, c: Consumer, batch: number, maxBy
   }
   // Deliveries are saved before they are handed out, so delivery counts (maxDeliver)
   // survive a crash; a delivery whose save did not finish is simply delivered again.
-  if (out.length > 0 || moved || changed) await c.writer.save();
+  // When the save fails (a full disk), they are handed out anyway: reads must keep
+  // working while writes cannot, and the cost is only that a crash before the next
+  // successful save undercounts these deliveries (the unsaved state is saved with it).
+  if (out.length > 0 || moved || changed) await c.writer.save().catch(() => undefined);
   if ((moved && out.length === 0) || changed) await st.applyWorkqueue();
   // Acks are applied without the consumer lock, so one may have landed during the
   // awaits above: hand out only what is still pending.
@@ -115,19 +118,33 @@ export function userHeaders(all: Readonly<Record<string, string>>): Record<strin
   return headers;
 }
 
-/** A claimed message as a fetch reply carries it (payload base64). */
-export function toWire(st: DurableStream, c: Consumer, m: Claimed): WireDurableMessage {
-  const p = m.rec.payload;
+/** A claimed message's metadata as a fetch reply carries it (everything but the payload). */
+export function wireMeta(st: DurableStream, c: Consumer, m: Claimed): Omit<WireDurableMessage, 'data'> {
   return {
     seq: m.rec.seq,
     subject: m.rec.subject,
     headers: userHeaders(m.headers),
-    data: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'),
     from: m.headers[FROM_HEADER] ?? '',
     timestamp: m.rec.timestamp,
     deliveryCount: m.count,
     ackSubject: ackSubjectOf(st, c, m.rec.seq, m.count),
   };
+}
+
+/** A claimed message as a JSON fetch reply carries it (payload base64). */
+export function toWire(st: DurableStream, c: Consumer, m: Claimed): WireDurableMessage {
+  const p = m.rec.payload;
+  return { ...wireMeta(st, c, m), data: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64') };
+}
+
+/** Make claimed messages that never reached anyone due again at once (their delivery count stays). */
+export function giveBack(st: DurableStream, c: Consumer, out: readonly Claimed[]): void {
+  const now = Date.now();
+  for (const m of out) {
+    const p = c.pending.get(m.rec.seq);
+    if (p && p.count === m.count) p.deadline = now;
+  }
+  if (out.length > 0) st.wake();
 }
 
 /** A claimed message's delivery metadata, as a push carries it in `ds-meta`. */

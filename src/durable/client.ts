@@ -11,6 +11,7 @@
  */
 import type { Connection, Payload } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { decodeBatch } from './batch-format.js';
 import {
   DS,
   MAX_BATCH,
@@ -115,8 +116,7 @@ export function durable(bus: Connection, options: DurableClientOptions = {}): Du
   const settle = async (subject: string, payload: string): Promise<void> => {
     await bus.request(subject, payload, { timeout });
   };
-  const wrap = (w: WireDurableMessage): DurableMessage => {
-    const data = new Uint8Array(Buffer.from(w.data, 'base64'));
+  const wrap = (w: Omit<WireDurableMessage, 'data'>, data: Uint8Array): DurableMessage => {
     return {
       seq: w.seq,
       subject: w.subject,
@@ -159,14 +159,13 @@ export function durable(bus: Connection, options: DurableClientOptions = {}): Du
       if (o.maxBytes !== undefined && (!Number.isSafeInteger(o.maxBytes) || o.maxBytes < 1)) {
         throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'maxBytes must be a positive integer');
       }
-      const body = o.maxBytes !== undefined ? { batch, expiresMs, maxBytes: o.maxBytes } : { batch, expiresMs };
-      const list = await call<WireDurableMessage[]>(`${DS.CONSUMER_NEXT}.${stream}.${consumer}`, body, expiresMs + timeout);
-      return list.map(wrap);
+      const body = { batch, expiresMs, binary: true, ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}) };
+      const reply = await bus.request(`${DS.CONSUMER_NEXT}.${stream}.${consumer}`, JSON.stringify(body), { timeout: expiresMs + timeout });
+      return decodeBatch(reply.data).map((e) => wrap(e.meta, e.data));
     },
     async read(stream, o = {}) {
-      const list = await call<WireDurableMessage[]>(DS.STREAM_READ, { name: stream, ...o });
-      return list.map((w) => {
-        const data = new Uint8Array(Buffer.from(w.data, 'base64'));
+      const reply = await bus.request(DS.STREAM_READ, JSON.stringify({ name: stream, binary: true, ...o }), { timeout });
+      return decodeBatch(reply.data).map(({ meta: w, data }) => {
         return {
           seq: w.seq,
           subject: w.subject,

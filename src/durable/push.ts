@@ -12,7 +12,7 @@ import type { Connection } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { subjectProblem } from '../wire/index.js';
 import { MAX_BATCH, META_HEADER, STATUS_HEADER } from './config.js';
-import { claim, toMeta, userHeaders } from './claim.js';
+import { claim, giveBack, toMeta, userHeaders } from './claim.js';
 import type { Consumer, DurableStream } from './stream.js';
 
 /** Most credit one push session holds. */
@@ -108,12 +108,7 @@ class PushSession {
         if (this.credit > 0) {
           const { out, more } = await this.c.lock.run(() => claim(this.st, this.c, Math.min(this.credit, MAX_BATCH), ROUND_BYTES));
           if (this.closed) {
-            // Stopped while claiming: give these back at once rather than after their ack wait.
-            for (const m of out) {
-              const p = this.c.pending.get(m.rec.seq);
-              if (p && p.count === m.count) p.deadline = Date.now();
-            }
-            if (out.length > 0) this.st.wake();
+            giveBack(this.st, this.c, out); // stopped while claiming: due again at once, not after the ack wait
             break;
           }
           for (const m of out) {

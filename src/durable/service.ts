@@ -8,12 +8,11 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions, type Message, type Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { FROM_HEADER, decodeHeaders, encodeHeaders, patternsIntersect } from '../wire/index.js';
-import { claim, toWire, userHeaders } from './claim.js';
+import { decodeHeaders, encodeHeaders, patternsIntersect } from '../wire/index.js';
+import { claim, giveBack, type Claimed } from './claim.js';
 import {
   DS,
   MAX_BATCH,
-  MAX_EXPIRES_MS,
   checkConsumerName,
   mailboxOwner,
   checkStreamName,
@@ -22,8 +21,8 @@ import {
   sameConfig,
   type ConsumerConfig,
   type StreamConfig,
-  type WireDurableMessage,
 } from './config.js';
+import { fetchReply, parseFetchRequest, readReply, replyBudget, storeBudget } from './fetch.js';
 import { readJson, writeFileAtomic } from './files.js';
 import { PushSessions, parseGrant } from './push.js';
 import { scheduleHeaders } from './schedule.js';
@@ -189,14 +188,13 @@ export class DurableService {
     for (const pattern of st.config.subjects) {
       subs.push(
         ...this.listen(pattern, async (msg) => {
-          // Fetch replies carry payloads base64 in JSON: store only what a fetch can return.
+          // Store only what a (binary) fetch reply can carry alone.
           const headers = scheduleHeaders(msg.headers, Date.now());
           let size = msg.data.length + 2 * (msg.subject.length + msg.from.length);
           for (const k of Object.keys(headers)) size += 2 * (k.length + headers[k]!.length + 4);
-          if (size > this.fetchBudget()) {
-            throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `a stream stores messages up to about ${this.fetchBudget()} bytes`, {
-              details: { size, max: this.fetchBudget() },
-            });
+          const max = storeBudget(this.bus.maxPayload);
+          if (size > max) {
+            throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `a stream stores messages up to about ${max} bytes`, { details: { size, max } });
           }
           const payload = Uint8Array.prototype.slice.call(msg.data);
           const r = await st.store(msg.subject, headers, msg.from, payload);
@@ -239,9 +237,9 @@ export class DurableService {
           return this.consumer(o.stream, o.name).c.info();
         }),
       ),
-      this.bus.serve(`${DS.CONSUMER_NEXT}.>`, json((b, msg) => this.next(msg, b))),
+      this.bus.serve(`${DS.CONSUMER_NEXT}.>`, (msg) => this.next(msg, parseJson(msg))),
       ...this.listen(`${DS.CONSUMER_PUSH}.>`, json(async (b, msg) => this.pushGrant(msg, b))),
-      this.bus.serve(DS.STREAM_READ, json(async (b, msg) => this.read(msg, b))),
+      this.bus.serve(DS.STREAM_READ, (msg) => this.read(msg, parseJson(msg))),
       ...this.listen(`${DS.ACK}.>`, (msg) => this.ack(msg)),
     );
   }
@@ -346,34 +344,31 @@ export class DurableService {
     });
   }
 
-  private async next(msg: Message, body: unknown): Promise<WireDurableMessage[]> {
+  private async next(msg: Message, body: unknown): Promise<string | Uint8Array> {
     const tokens = msg.subject.split('.');
     // $PLX.DS.CONSUMER.NEXT.<stream…>.<consumer>
     const streamName = tokens.slice(4, -1).join('.');
     const { st, c } = this.consumer(streamName, tokens[tokens.length - 1]);
     this.checkReader(streamName, msg);
-    const o = (body ?? {}) as { batch?: unknown; expiresMs?: unknown; maxBytes?: unknown };
-    const batch = o.batch === undefined ? 1 : o.batch;
-    const expires = o.expiresMs === undefined ? 0 : o.expiresMs;
-    const maxBytes = o.maxBytes === undefined ? Infinity : o.maxBytes;
-    if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) {
-      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `batch must be an integer from 1 to ${MAX_BATCH}`);
-    }
-    if (typeof expires !== 'number' || !Number.isSafeInteger(expires) || expires < 0 || expires > MAX_EXPIRES_MS) {
-      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `expiresMs must be an integer from 0 to ${MAX_EXPIRES_MS}`);
-    }
-    if (typeof maxBytes !== 'number' || (maxBytes !== Infinity && (!Number.isSafeInteger(maxBytes) || maxBytes < 1))) {
-      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'maxBytes must be a positive integer');
-    }
-    const budget = Math.min(this.fetchBudget(), maxBytes);
+    const req = parseFetchRequest(body);
+    const max = this.bus.maxPayload;
+    const budget = Math.min(replyBudget(max, req.binary), req.maxBytes);
+    const reply = (out: Claimed[]): string | Uint8Array => {
+      try {
+        return fetchReply(st, c, out, req.binary, max);
+      } catch (err) {
+        giveBack(st, c, out);
+        throw err;
+      }
+    };
     // Never wait past the caller's own deadline: what we claim then would go nowhere.
-    const until = Math.min(Date.now() + expires, msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs - 50 : Infinity);
+    const until = Math.min(Date.now() + req.expiresMs, msg.timeoutMs > 0 ? Date.now() + msg.timeoutMs - 50 : Infinity);
     for (;;) {
-      const { out, more } = await c.lock.run(() => claim(st, c, batch, budget));
-      if (out.length > 0 || this.closing || !this.streams.has(st.config.name)) return out.map((m) => toWire(st, c, m));
+      const { out, more } = await c.lock.run(() => claim(st, c, req.batch, budget));
+      if (out.length > 0 || this.closing || !this.streams.has(st.config.name)) return reply(out);
       if (more) continue;
       const now = Date.now();
-      if (now >= until) return [];
+      if (now >= until) return reply([]);
       let wake = until;
       for (const p of c.pending.values()) if (p.deadline < wake) wake = p.deadline;
       await st.waitForWork(Math.min(wake, until) - now);
@@ -390,9 +385,9 @@ export class DurableService {
     return this.push.grant(st, c, parseGrant(body));
   }
 
-  /** `$PLX.DS.STREAM.READ { name, startSeq, batch }`: stored messages without a consumer. */
-  private async read(msg: Message, body: unknown): Promise<unknown> {
-    const o = (body ?? {}) as { name?: unknown; startSeq?: unknown; batch?: unknown };
+  /** `$PLX.DS.STREAM.READ { name, startSeq, batch, binary? }`: stored messages without a consumer. */
+  private async read(msg: Message, body: unknown): Promise<string | Uint8Array> {
+    const o = (body ?? {}) as { name?: unknown; startSeq?: unknown; batch?: unknown; binary?: unknown };
     this.checkReader(o.name, msg); // before the lookup: a stranger learns nothing, not even absence
     const st = this.stream(o.name);
     const start = o.startSeq ?? st.log.firstSeq;
@@ -401,26 +396,9 @@ export class DurableService {
     if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) {
       throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `batch must be an integer from 1 to ${MAX_BATCH}`);
     }
-    const recs = await st.log.readRange(Math.max(start, st.log.firstSeq), { maxRecords: batch, maxBytes: this.fetchBudget() });
-    return recs.map((rec) => {
-      const headers = decodeHeaders(rec.headers) ?? {};
-      const p = rec.payload;
-      return {
-        seq: rec.seq,
-        subject: rec.subject,
-        headers: userHeaders(headers),
-        data: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'),
-        from: headers[FROM_HEADER] ?? '',
-        timestamp: rec.timestamp,
-        deliveryCount: 0,
-        ackSubject: '',
-      } satisfies WireDurableMessage;
-    });
-  }
-
-  /** Largest payload a fetch reply can carry alone (base64 in JSON, headers, envelope). */
-  private fetchBudget(): number {
-    return Math.floor(((this.bus.maxPayload - 4096) * 3) / 4) - 4096;
+    const binary = o.binary === true;
+    const recs = await st.log.readRange(Math.max(start, st.log.firstSeq), { maxRecords: batch, maxBytes: replyBudget(this.bus.maxPayload, binary) });
+    return readReply(recs, binary);
   }
 
   private async ack(msg: Message): Promise<string> {

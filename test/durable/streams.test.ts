@@ -103,9 +103,9 @@ void describe('durable service: streams', () => {
     cleanup.defer(() => svc.close());
     const ds = durable(await b.connect(), { timeoutMs: 3000 });
     await ds.createStream({ name: 'big', subjects: ['big.x'] });
-    const err = await rejection(ds.publish('big.x', new Uint8Array(60 * 1024)), 3000);
+    const err = await rejection(ds.publish('big.x', new Uint8Array(62 * 1024)), 3000);
     assert.equal(code(err), ErrorCode.PAYLOAD_TOO_LARGE);
-    for (let i = 0; i < 6; i++) await ds.publish('big.x', new Uint8Array(20 * 1024).fill(i));
+    for (let i = 0; i < 6; i++) await ds.publish('big.x', new Uint8Array(24 * 1024).fill(i));
     await ds.createConsumer({ stream: 'big', name: 'c' });
     const sizes: number[] = [];
     for (;;) {
