@@ -14,7 +14,7 @@ import { fromCallError } from './errors.js';
 import type { CallOptions, RetryOptions } from './handler-types.js';
 import type { ServiceContract } from './types.js';
 import { callCodecs } from './wire-codec.js';
-import { validateAsync } from './validate.js';
+import { isPromiseLike, validateWith } from './validate.js';
 
 /** Defaults a typed client applies under each call's options. */
 export interface CallDefaults {
@@ -91,7 +91,12 @@ export async function callMethod(
   const retry = def.idempotent ? resolveRetry(options.retry ?? defaults.retry) : undefined;
   if (limits.signal?.aborted) throw limits.signal.reason;
 
-  const value = (options.validate ?? defaults.validate ?? true) ? await validateAsync(def.input, input, 'input', what) : input;
+  let value = input;
+  if (options.validate ?? defaults.validate ?? true) {
+    // Most schemas validate synchronously: no extra promise turn for them.
+    value = validateWith(def.input, input, 'input', what);
+    if (isPromiseLike(value)) value = await value;
+  }
   const payload = codecs.request.encode(value);
   const headers = requestHeaders(options.headers, codecs.request, limits.requestId);
   const attempts = retry?.attempts ?? 1;
