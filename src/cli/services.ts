@@ -80,10 +80,10 @@ async function run(args: ParsedArgs): Promise<number> {
 export const servicesCommand: Command = {
   name: NAME,
   summary: 'list registered service instances, their info and their request stats',
-  usage: ['services ls [NAME] [--json]', 'services info [NAME]', 'services stats [NAME] [--json] [--timeout MS]'],
+  usage: ['services ls [NAME[@RANGE]] [--json]', 'services info [NAME]', 'services stats [NAME] [--json] [--timeout MS]'],
   description:
     'ls prints the broker registry (every instance, or those of NAME): version, id, the identity and connection that registered it, uptime, health (ok, or late when its connection has been silent for more than a heartbeat interval) and endpoints. info asks every instance (of NAME) for its description and prints the answers as JSON. stats asks every instance for its per-endpoint request counts, errors and average latency; instances that do not answer within --timeout are left out.',
-  examples: ['plexus services ls', 'plexus services ls rides --json', 'plexus services stats rides'],
+  examples: ['plexus services ls', 'plexus services ls rides@^2 --json', 'plexus services stats rides'],
   options,
   client: true,
   run,

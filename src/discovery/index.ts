@@ -5,7 +5,7 @@
  */
 export { RegistrySubject, REGISTRY_PREFIX, type InstanceHealth, type InstanceRecord, type RegistryEvent, type RegistryOptions } from '../broker/registry.js';
 export { registerInstance, type EndpointStats, type EndpointStatsReport, type InstanceHandle, type InstanceInfo, type InstanceStats, type RegisterOptions } from './instance.js';
-export { services, type AskOptions, type InfoReply, type PingReply, type ServiceDirectory } from './services.js';
+export { parseServiceRef, services, type AskOptions, type InfoReply, type PingReply, type ServiceDirectory } from './services.js';
 export { type InstanceEvent, type WatchOptions } from './watch.js';
 export { gather, type GatherAnswer, type GatherOptions } from './gather.js';
 export { VersionRange, compareVersions, parseVersion, satisfies, type SemVer } from './semver.js';

@@ -30,7 +30,10 @@ export type InfoReply = Pick<InstanceRecord, 'id' | 'name' | 'version' | 'endpoi
 
 /** The discovery API on one connection. */
 export interface ServiceDirectory {
-  /** Registered instances, of `name` or all, from the broker's registry. */
+  /**
+   * Registered instances, of `name` or all, from the broker's registry. `name@range`
+   * (`rides@^2`) keeps only versions in the range.
+   */
   list(name?: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<InstanceRecord[]>;
   /** The current instances as `up` events, then every change (no polling); `break` stops it. */
   watch(name?: string, options?: WatchOptions): AsyncIterable<InstanceEvent> & { close(): void };
@@ -68,7 +71,11 @@ export function services(bus: Connection): ServiceDirectory {
     return answers.filter((a) => a.error === undefined).map((a) => a.msg.json<T>());
   };
   return {
-    list: async (name, options) => (await listInstances(bus, name, options)).instances,
+    list: async (ref, options) => {
+      const { name, range } = parseServiceRef(ref);
+      const { instances } = await listInstances(bus, name, options);
+      return range ? instances.filter((i) => range.test(i.version)) : instances;
+    },
     watch: (name, options) => new InstanceView(bus, name, options),
     info: (name, options) => ask<InfoReply>(SrvVerb.INFO, name, options),
     stats: (name, options) => ask<InstanceStats>(SrvVerb.STATS, name, options),
@@ -81,6 +88,17 @@ export function services(bus: Connection): ServiceDirectory {
       return matching;
     },
   };
+}
+
+/**
+ * Split `rides@^2` into the name and a compiled range (`rides` alone: no range).
+ * @throws PLEXUS_ERR_INVALID_ARGUMENT for a range it cannot read.
+ */
+export function parseServiceRef(ref: string | undefined): { name: string | undefined; range: VersionRange | undefined } {
+  if (ref === undefined) return { name: undefined, range: undefined };
+  const at = ref.indexOf('@');
+  if (at < 0) return { name: ref, range: undefined };
+  return { name: ref.slice(0, at), range: VersionRange.parse(ref.slice(at + 1)) };
 }
 
 /** The error for a version range nothing registered satisfies. */

@@ -27,7 +27,7 @@ describe('plexus services', { timeout: 60_000 }, () => {
     assert.match(lines[2]!, /^rides\s+2\.1\.0\s+rides-a\s+anonymous\s+\S+\s+\d+s\s+ok\s+rides\.path$/);
     assert.equal(lines.length, 3);
 
-    const json = await runCli(t, ['services', 'ls', 'rides', '--json', '--url', tcp]);
+    const json = await runCli(t, ['services', 'ls', 'rides@^2', '--json', '--url', tcp]);
     assert.equal(json.code, 0, json.stderr);
     const listed = JSON.parse(json.stdout) as { id: string; metadata: unknown }[];
     assert.deepEqual(listed.map((i) => [i.id, i.metadata]), [['rides-a', { zone: 'eu' }]]);
@@ -48,7 +48,7 @@ describe('plexus services', { timeout: 60_000 }, () => {
     const { tcp } = await testBroker(t);
     const help = await runCli(t, ['services', '--help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /plexus services ls \[NAME\]/);
+    assert.match(help.stdout, /plexus services ls \[NAME\[@RANGE\]\]/);
     assert.match(help.stdout, /plexus services stats \[NAME\]/);
     const bad = await runCli(t, ['services', 'frobnicate', '--url', tcp]);
     assert.equal(bad.code, 2);

@@ -77,6 +77,9 @@ describe('discovery client', { timeout: 30_000 }, () => {
     await registerInstance(a, { name: 'rides', version: '2.1.0', id: 'v2' });
     const dir = services(a);
     assert.deepEqual((await dir.resolve('rides', '^2')).map((i) => i.id), ['v2']);
+    assert.deepEqual((await dir.list('rides@^1')).map((i) => i.id), ['v1']);
+    assert.deepEqual(await dir.list('rides@>=3'), []);
+    assert.equal(await rejectionCode(dir.list('rides@^x.y'), 1000), ErrorCode.INVALID_ARGUMENT);
     assert.deepEqual((await dir.resolve('rides', '>=1')).map((i) => i.id).sort(), ['v1', 'v2']);
     const err = await rejection(dir.resolve('rides', '^3'), 3000);
     assert.ok(err instanceof PlexusError);
