@@ -221,3 +221,28 @@ void it('a corrupt record in a bucket log is never served and does not stall rea
   const seen = await collect(s.watch('>', { afterRevision: 0, signal: ac.signal }), 2, 5000);
   assert.deepEqual(seen.map((c) => c.key), ['a', 'c']);
 });
+
+void it('watch pages through more current values than one reply holds, then continues with changes', async (t) => {
+  const f = await durableFixture(t);
+  const s = kv(f.bus, 'many', { fsync: { intervalMs: 50 } });
+  const N = 2500; // more than MAX_PAGE_ENTRIES (1000)
+  for (let i = 0; i < N; i += 250) await Promise.all(Array.from({ length: 250 }, (_, j) => s.put(`k.${String(i + j).padStart(5, '0')}`, String(i + j))));
+  assert.equal((await s.keys()).length, N);
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const iter = s.watch('k.>', { signal: ac.signal })[Symbol.asyncIterator]();
+  const got: KvChange[] = [];
+  await within(
+    (async () => {
+      while (got.length < N) got.push((await iter.next()).value as KvChange);
+    })(),
+    20_000,
+    'current values',
+  );
+  assert.equal(new Set(got.map((c) => c.key)).size, N);
+  assert.ok(got.every((c) => c.op === 'put' && c.string() === String(Number(c.key.slice(2)))));
+  const rev = await s.put('k.99999', 'new');
+  const next = (await within(iter.next(), 5000, 'the change after the snapshot')).value as KvChange;
+  assert.deepEqual([next.key, next.revision, next.string()], ['k.99999', rev, 'new']);
+  await iter.return?.();
+});
