@@ -6,7 +6,7 @@ import type { Payload } from './message.js';
 // free references to Node globals): for short strings Buffer.from is ~3x faster than
 // TextEncoder in Node 20, and publishing text is a hot path.
 const encoder = new TextEncoder();
-const nodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'utf8'): Uint8Array } }).Buffer;
+const nodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'utf8'): Uint8Array; concat(parts: readonly Uint8Array[]): Uint8Array } }).Buffer;
 const encodeUtf8: (text: string) => Uint8Array = nodeBuffer ? (text) => nodeBuffer.from(text, 'utf8') : (text) => encoder.encode(text);
 // TextDecoder is faster than Buffer#toString here; ignoreBOM keeps a leading U+FEFF as
 // text, as Buffer#toString does.
@@ -29,8 +29,9 @@ export function toBytes(data: Payload | undefined): Uint8Array {
   return data;
 }
 
-/** Byte arrays joined into one. */
+/** Byte arrays joined into one (a Buffer in Node, as before the browser build). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (nodeBuffer) return nodeBuffer.concat(parts);
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
