@@ -8,7 +8,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions, type Message, type Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { decodeHeaders, encodeHeaders, patternsIntersect } from '../wire/index.js';
+import { patternsIntersect } from '../wire/index.js';
 import { claim, giveBack, type Claimed } from './claim.js';
 import {
   DS,
@@ -26,6 +26,7 @@ import { fetchReply, parseFetchRequest, readReply, replyBudget, storeBudget } fr
 import { readJson, writeFileAtomic } from './files.js';
 import { PushSessions, parseGrant } from './push.js';
 import { scheduleHeaders } from './schedule.js';
+import { applyAckVerb, hasDeadLetters, moveDeadLetters } from './settle.js';
 import { startKvCoord, type KvCoord } from './kv-coord.js';
 import { Consumer, DurableStream, Mutex } from './stream.js';
 
@@ -54,8 +55,6 @@ export interface DurableServiceOptions {
    */
   readonly mailboxAccess?: 'owner' | 'open';
 }
-
-const textDecoder = new TextDecoder();
 
 function notFound(what: string, details: Record<string, string>): PlexusError {
   return new PlexusError(ErrorCode.DURABLE_NOT_FOUND, `${what} not found`, { details });
@@ -408,45 +407,8 @@ export class DurableService {
     if (t.length < 7 || !Number.isSafeInteger(seq)) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `bad ack subject ${msg.subject}`);
     const { st, c } = this.consumer(t.slice(6).join('.'), t[3]);
     this.checkReader(st.config.name, msg);
-    const text = textDecoder.decode(msg.data).trim();
-    const verb = text.slice(0, 4);
-    const p = c.pending.get(seq);
-    switch (verb) {
-      case '+ACK':
-      case '+TER': {
-        if (verb === '+TER' && !text.startsWith('+TERM')) break;
-        if (!p || p.count === 0) return ''; // a delayed message was never delivered: nothing to settle
-        // No consumer lock: the change is synchronous, and holding the lock through the
-        // save would make every ack wait for its own file write in turn.
-        c.remove(seq);
-        await c.writer.save();
-        await st.applyWorkqueue();
-        return '';
-      }
-      case '-NAK': {
-        let delayMs = 0;
-        const rest = text.slice(4).trim();
-        if (rest) {
-          try {
-            const d = (JSON.parse(rest) as { delayMs?: unknown }).delayMs;
-            if (typeof d === 'number' && d >= 0) delayMs = Math.min(d, 86_400_000);
-          } catch {
-            throw new PlexusError(ErrorCode.INVALID_ARGUMENT, 'nak options must be JSON: -NAK {"delayMs":N}');
-          }
-        }
-        if (p && p.count > 0) {
-          p.deadline = Date.now() + delayMs;
-          if (delayMs === 0) st.wake();
-        }
-        return '';
-      }
-      case '+WPI':
-        if (p && p.count > 0) p.deadline = Date.now() + c.config.ackWaitMs;
-        return '';
-      default:
-        break;
-    }
-    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, "ack payload must be '+ACK', '-NAK', '+WPI' or '+TERM'");
+    await applyAckVerb(st, c, seq, msg.data);
+    return '';
   }
 
   /** Move deliveries that used up maxDeliver and whose ack wait passed to `DLQ.<stream>`. */
@@ -464,48 +426,14 @@ export class DurableService {
     const now = Date.now();
     for (const st of [...this.streams.values()]) {
       for (const c of st.consumers.values()) {
-        let any = false;
-        for (const p of c.pending.values()) {
-          if (p.deadline <= now && p.count >= c.config.maxDeliver) {
-            any = true;
-            break;
-          }
-        }
-        if (!any) continue;
+        if (!hasDeadLetters(c, now)) continue;
         try {
-          await this.deadLetter(st, c);
+          await moveDeadLetters(st, c, await this.dlq(st.config.name), () => this.closing);
         } catch (err) {
           this.onError(err); // retried on the next sweep
         }
       }
     }
-  }
-
-  private async deadLetter(st: DurableStream, c: Consumer): Promise<void> {
-    const dlq = await this.dlq(st.config.name);
-    await c.lock.run(async () => {
-      const now = Date.now();
-      let changed = false;
-      for (const [seq, p] of [...c.pending]) {
-        if (p.deadline > now || p.count < c.config.maxDeliver || this.closing) continue;
-        const rec = await st.log.read(seq);
-        if (rec) {
-          const headers = {
-            ...(decodeHeaders(rec.headers) ?? {}),
-            'dlq-reason': 'max-deliver',
-            'dlq-stream': st.config.name,
-            'dlq-consumer': c.config.name,
-            'dlq-seq': String(seq),
-            'dlq-deliveries': String(p.count),
-          };
-          await dlq.appendRaw(rec.subject, encodeHeaders(headers), rec.payload);
-        }
-        c.remove(seq);
-        changed = true;
-      }
-      if (changed) await c.writer.save();
-    });
-    await st.applyWorkqueue();
   }
 
   // ---- closing ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DELAY_HEADER, DELIVER_AT_HEADER, TTL_HEADER } from '../../src/durable/index.js';
-import { rejectionCode, sleep } from '../helpers/wait.js';
+import { rejectionCode, sleep, waitFor } from '../helpers/wait.js';
 import { durableFixture } from './helpers.js';
 
 void describe('durable service: delayed delivery, TTL, fetch maxBytes', () => {
@@ -57,6 +57,21 @@ void describe('durable service: delayed delivery, TTL, fetch maxBytes', () => {
     assert.equal(info.state.pending, 0, 'the expired delivery was dropped');
     assert.equal(info.state.ackFloor, 3);
     assert.equal((await f.ds.streamInfo('e')).state.messages, 0, 'work-queue retention removed everything');
+  });
+
+  void it('a dead letter does not inherit the TTL: it waits in the DLQ after the original would have expired', async (t) => {
+    const f = await durableFixture(t);
+    await f.ds.createStream({ name: 'x', subjects: ['x.y'] });
+    await f.ds.createConsumer({ stream: 'x', name: 'c', ackWaitMs: 100, maxDeliver: 1 });
+    await f.ds.publish('x.y', 'poison', { headers: { [TTL_HEADER]: '600' } });
+    const [m] = await f.ds.fetch('x', 'c', { expiresMs: 1000 });
+    assert.equal(m!.string(), 'poison'); // never acked: dead-lettered after its one delivery
+    await waitFor(async () => (await f.ds.listStreams()).includes('DLQ.x') && (await f.ds.streamInfo('DLQ.x')).state.messages === 1, 3000, 'dead-lettered');
+    await sleep(700); // past the original TTL
+    await f.ds.createConsumer({ stream: 'DLQ.x', name: 'ops' });
+    const [dead] = await f.ds.fetch('DLQ.x', 'ops', { expiresMs: 1000 });
+    assert.equal(dead?.string(), 'poison');
+    assert.equal(dead!.headers['dlq-reason'], 'max-deliver');
   });
 
   void it('refuses bad scheduling headers with a coded error', async (t) => {
