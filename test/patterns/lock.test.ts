@@ -116,6 +116,18 @@ void it('tokens and held leases survive a service restart', async (t) => {
   await b.release();
 });
 
+void it('a restart never shortens a lease: every saved lease gets a full TTL from the restart', async (t) => {
+  const f = await coordFixture(t);
+  const l = lock(f.bus, 'grace', { ttlMs: 3000, autoRenew: false });
+  const a = await l.acquire();
+  const grantedBy = Date.now(); // the service's deadline is at most grantedBy + 3000
+  await sleep(600);
+  await f.restart(); // loads the lease at least 600 ms after the grant: new deadline ≥ grantedBy + 3600
+  await sleep(Math.max(0, grantedBy + 3100 - Date.now()));
+  assert.deepEqual((await l.info()).holders.map((h) => h.token), [a.token], 'still held past the original deadline');
+  await waitFor(async () => (await l.info()).holders.length === 0, 6000, 'expires after the extension');
+});
+
 void it('SIGSTOP: a paused holder whose lease expired cannot write with its stale token; the new holder can', async (t) => {
   const f = await coordFixture(t);
   const store = kv(f.bus, 'paused', { history: 64 });
