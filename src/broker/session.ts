@@ -5,6 +5,7 @@ import {
   FROM_HEADER,
   Flag,
   FrameType,
+  PEER_HEADER,
   PROTOCOL_VERSION,
   appendHeader,
   decodeHeaders,
@@ -61,6 +62,8 @@ export class Session implements TransportSink, RequestParty {
   /** Header block `:from` + `:conn`, stamped on messages without headers of their own. */
   private stampBlock: Uint8Array = new Uint8Array([0, 0]);
   private stampEntries: Uint8Array = new Uint8Array(0);
+  /** Entries in stampEntries: `:from`, `:conn` and, with kernel peer credentials, `:peer`. */
+  private stampCount = 2;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   /** Slow targets this session stopped reading for (policy `block`). */
   private readonly blockedOn = new Set<Session>();
@@ -201,8 +204,14 @@ export class Session implements TransportSink, RequestParty {
     this.identity = principal.identity;
     this.permissions = principal.permissions;
     this.name = typeof hello['name'] === 'string' ? hello['name'].slice(0, 256) : '';
-    this.stampBlock = encodeHeaders({ [FROM_HEADER]: this.identity, [CONN_HEADER]: this.connId })!;
+    // A Unix-socket peer's uid/gid/pid come from the kernel: stamped too, so a receiver
+    // can tell which local process (or user) sent it even when everyone is "anonymous".
+    const peer = this.transport.info.peer;
+    const stamps: Record<string, string> = { [FROM_HEADER]: this.identity, [CONN_HEADER]: this.connId };
+    if (peer) stamps[PEER_HEADER] = `uid=${peer.uid} gid=${peer.gid} pid=${peer.pid}`;
+    this.stampBlock = encodeHeaders(stamps)!;
     this.stampEntries = this.stampBlock.subarray(2);
+    this.stampCount = peer ? 3 : 2;
     this.state = 'open';
     this.ctx.sessionOpened(this);
     const welcome = {
@@ -260,7 +269,7 @@ export class Session implements TransportSink, RequestParty {
       if (hasReservedHeader(f.headers)) {
         return this.refuse(ErrorCode.INVALID_HEADERS, "header keys starting with ':' are reserved for the broker", f);
       }
-      const stamped = appendHeader(f.headers, this.stampEntries, 2);
+      const stamped = appendHeader(f.headers, this.stampEntries, this.stampCount);
       if (!stamped) return this.refuse(ErrorCode.INVALID_HEADERS, 'header block too large to stamp the sender', f);
       headers = stamped;
     }

@@ -1,4 +1,4 @@
-import { CONN_HEADER, FROM_HEADER, RESERVED_PREFIX, decodeHeaders, type Frame, type Headers } from '../wire/index.js';
+import { CONN_HEADER, FROM_HEADER, PEER_HEADER, RESERVED_PREFIX, decodeHeaders, type Frame, type Headers } from '../wire/index.js';
 
 const textDecoder = new TextDecoder();
 
@@ -63,6 +63,16 @@ export class Message {
   /** The sender's connection id, as the broker stamped it. */
   get fromConnection(): string {
     return this.allHeaders()[CONN_HEADER] ?? '';
+  }
+
+  /**
+   * The sender's kernel-verified process credentials, when it came over a Unix socket
+   * the broker could read them from (SO_PEERCRED); stamped by the broker, unforgeable.
+   */
+  get peer(): { readonly uid: number; readonly gid: number; readonly pid: number } | undefined {
+    const v = this.allHeaders()[PEER_HEADER];
+    const m = v === undefined ? null : /^uid=(\d+) gid=(\d+) pid=(\d+)$/.exec(v);
+    return m ? { uid: Number(m[1]), gid: Number(m[2]), pid: Number(m[3]) } : undefined;
   }
 
   /** The payload as UTF-8 text. */

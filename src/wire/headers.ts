@@ -20,6 +20,13 @@ export const FROM_HEADER = ':from';
 export const CONN_HEADER = ':conn';
 
 /**
+ * The header the broker stamps with the sender's kernel-verified process credentials,
+ * `uid=<n> gid=<n> pid=<n>`, on messages from connections that have them (Unix sockets
+ * on Linux with the native addon). Absent otherwise.
+ */
+export const PEER_HEADER = ':peer';
+
+/**
  * Encode headers into a block: u16 count, then per entry u16 key length, key bytes,
  * u16 value length, value bytes (UTF-8, big-endian lengths). Returns `undefined` for an
  * empty set. Throws RangeError if the block exceeds 65,535 bytes or a key is empty.

@@ -39,4 +39,32 @@ describe('unix peer credentials', { timeout: 20_000, skip }, () => {
     const { connect } = await import('../../src/index.js');
     assert.equal(await rejectionCode(connect(tcpUrl, { timeoutMs: 3000, reconnect: false }), 5000, 'tcp without credentials'), ErrorCode.AUTH_FAILED);
   });
+
+  it('messages from a Unix-socket sender carry its kernel credentials as :peer; TCP senders have none; clients cannot forge it', async (t) => {
+    assert.ok(availability.available, `the shared-memory addon is needed: ${why}`);
+    const c = new Cleanup(t);
+    const sock = `unix://${join(await tempDir(c), 'peer.sock')}`;
+    const b = await startTestBroker(c, { listen: [sock, 'tcp://127.0.0.1:0'] });
+    const { connect } = await import('../../src/index.js');
+    const receiver = await b.connect();
+    const sub = receiver.subscribe('who.>');
+    await receiver.flush();
+    const viaUnix = await connect(sock);
+    const viaTcp = await connect(b.broker.urls.find((u) => u.startsWith('tcp://'))!);
+    c.defer(() => viaUnix.close());
+    c.defer(() => viaTcp.close());
+    viaUnix.publish('who.unix', 'u');
+    await viaUnix.flush();
+    viaTcp.publish('who.tcp', 't');
+    await viaTcp.flush();
+    const got = new Map<string, unknown>();
+    for await (const m of sub) {
+      got.set(m.subject, m.peer);
+      if (got.size === 2) break;
+    }
+    assert.deepEqual(got.get('who.unix'), { uid: process.getuid!(), gid: process.getgid!(), pid: process.pid });
+    assert.equal(got.get('who.tcp'), undefined);
+    assert.throws(() => viaTcp.publish('who.x', 'x', { headers: { ':peer': 'uid=0 gid=0 pid=1' } }), /reserved|:/);
+  });
 });
+
