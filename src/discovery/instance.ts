@@ -150,10 +150,30 @@ class Instance implements InstanceHandle {
     }
     // The broker forgets the instance when the link drops; tell it again once back.
     this.stopReconnect = bus.onReconnect(() => {
-      this.register().catch((err: unknown) => {
+      this.reRegister().catch((err: unknown) => {
         if (!this.closed) this.options.onError?.(err instanceof PlexusError ? err : new PlexusError(ErrorCode.INTERNAL, String(err)));
       });
     });
+  }
+
+  /**
+   * Register again after a reconnect. When this client noticed a dead link before the
+   * broker did, the broker still holds the old connection (until it misses 3
+   * heartbeats) and with it the instance: INSTANCE_EXISTS. Keep trying, with backoff,
+   * until the broker has dropped it, within 4 heartbeat intervals and 5 s more.
+   */
+  private async reRegister(): Promise<void> {
+    const deadline = Date.now() + 4 * (this.bus.server?.heartbeatMs ?? 5000) + 5000;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      if (this.closed) return;
+      try {
+        await this.register();
+        return;
+      } catch (err) {
+        if (!(err instanceof PlexusError && err.code === ErrorCode.INSTANCE_EXISTS) || Date.now() + delay > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 
   get registration(): InstanceRecord {
