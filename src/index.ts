@@ -42,3 +42,5 @@ export {
   type JsonSchema,
   type SchemaConversion,
 } from './gateway/index.js';
+// Scale-out backends behind the same Bus API (docs/backends.md).
+export * from './backends/index.js';

@@ -1,6 +1,7 @@
 // Node entry: toDuplex() on streams comes with it (the browser build leaves it out).
 import './stream-node.js';
 export { connect } from './connect.js';
+export type { Bus, ServeOptions } from './bus.js';
 export { Connection, type ConnectionStatus, type ServerInfo, type ConnectionEvents } from './connection.js';
 export { Message, type Payload, type PublishOptions } from './message.js';
 export { Subscription, type SubscribeOptions, type OverflowPolicy } from './subscription.js';

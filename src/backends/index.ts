@@ -1,0 +1,2 @@
+export { connectBus } from './connect-bus.js';
+export { CAPABILITIES, unsupportedReason, type Backend, type Capability, type Feature } from './capabilities.js';

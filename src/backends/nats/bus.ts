@@ -1,0 +1,259 @@
+import type { NatsConnection, Msg, MsgHdrs, Subscription as NatsSubscription } from 'nats';
+import { ErrorCode, PlexusError } from '../../errors/index.js';
+import type { Bus, ServeOptions } from '../../client/bus.js';
+import type { ConnectionEvents, ConnectionStatus, ServerInfo } from '../../client/connection.js';
+import type { Message, Payload, PublishOptions } from '../../client/message.js';
+import { toBytes } from '../../client/payload.js';
+import type { RequestOptions } from '../../client/requests.js';
+import { Responders, type RequestHandler } from '../../client/responder.js';
+import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../../client/subscription.js';
+import { Flag, FrameType, subjectProblem, type FrameInit } from '../../wire/index.js';
+import { NATS_HEADER, headersMatch, toMessage, toNatsHeaders } from './headers.js';
+import { CANCEL_SUBJECT, NatsRequests } from './requests.js';
+
+/** What the bus needs from the loaded `nats` module. */
+export interface NatsModule {
+  headers(): MsgHdrs;
+  createInbox(): string;
+}
+
+/**
+ * A {@link Bus} on core NATS. Subjects map 1:1 (`*` and `>` are NATS's own wildcards),
+ * queue groups are NATS queue groups, headers are NATS headers. Plexus metadata rides in
+ * `Plexus-*` headers: the sender identity (asserted by the sending adapter, not stamped
+ * by a broker), the request timeout, error replies. See docs/backends.md.
+ */
+export class NatsBus implements Bus, SubscriptionHost {
+  private state: ConnectionStatus = 'open';
+  private readonly subs = new Map<number, { plexus: Subscription; nats: NatsSubscription }>();
+  private nextSid = 0;
+  private readonly responders: Responders;
+  private readonly requests: NatsRequests;
+  private cancelSub: NatsSubscription | undefined;
+  private readonly listeners: { [K in keyof ConnectionEvents]: Set<ConnectionEvents[K]> } = { status: new Set(), error: new Set() };
+  private resolveClosed!: (err: PlexusError | undefined) => void;
+  readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
+  readonly server: ServerInfo;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly mod: NatsModule,
+    identity: string,
+    private readonly requestTimeoutMs: number,
+  ) {
+    const info = nc.info;
+    this.server = {
+      version: info?.proto ?? 1,
+      serverId: info?.server_id ?? '',
+      connId: String(info?.client_id ?? ''),
+      identity,
+      maxPayload: info?.max_payload ?? 1024 * 1024,
+      heartbeatMs: 0,
+      features: ['nats', ...(info?.headers ? ['headers'] : [])],
+    };
+    this.requests = new NatsRequests(nc, mod.createInbox());
+    this.requests.publishCancel = (h, payload) => {
+      nc.publish(CANCEL_SUBJECT, payload, { headers: toNatsHeaders(() => mod.headers(), undefined, Object.fromEntries(h)) });
+    };
+    this.responders = new Responders({
+      sendFrame: (init) => this.sendReply(init),
+      encodeHeadersChecked: () => undefined,
+    });
+    void this.watchStatus();
+    nc.closed().then(
+      (err) => this.shutdown(err ? lost(err) : undefined),
+      (err: unknown) => this.shutdown(lost(err)),
+    );
+  }
+
+  get status(): ConnectionStatus {
+    return this.state;
+  }
+
+  on<K extends keyof ConnectionEvents>(event: K, listener: ConnectionEvents[K]): () => void {
+    this.listeners[event].add(listener);
+    return () => this.listeners[event].delete(listener);
+  }
+
+  publish(subject: string, data?: Payload, options: PublishOptions = {}): void {
+    this.assertOpen();
+    checkSubject(subject, false);
+    const payload = toBytes(data);
+    if (payload.length > this.server.maxPayload) {
+      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${payload.length} bytes exceeds the server's ${this.server.maxPayload}`);
+    }
+    if (options.reply !== undefined) checkSubject(options.reply, false);
+    // `priority` has no NATS counterpart: core NATS has one lane per connection.
+    this.nc.publish(subject, payload, { headers: this.headersFor(options.headers, {}), ...(options.reply ? { reply: options.reply } : {}) });
+  }
+
+  subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
+    this.assertOpen();
+    checkSubject(subject, true);
+    if (options.overflow === 'block') {
+      throw new PlexusError(
+        ErrorCode.NOT_SUPPORTED,
+        "overflow 'block' is not supported by nats: core NATS has no flow control back to publishers (the server drops slow consumers)",
+      );
+    }
+    // A full queue on NATS fails loudly by default instead of blocking (which NATS cannot do).
+    const plexus = new Subscription(this, ++this.nextSid, subject, { ...options, overflow: options.overflow ?? 'error' });
+    const filter = options.headers;
+    const nats = this.nc.subscribe(subject, {
+      ...(options.queue ? { queue: options.queue } : {}),
+      callback: (err, m) => {
+        if (err) return plexus.fail(lost(err));
+        const msg = toMessage(m, this);
+        if (!filter || headersMatch(msg, filter)) plexus.push(msg);
+      },
+    });
+    this.subs.set(plexus.sid, { plexus, nats });
+    return plexus;
+  }
+
+  unsubscribe(sub: Subscription): void {
+    const entry = this.subs.get(sub.sid);
+    if (!entry) return;
+    this.subs.delete(sub.sid);
+    if (!this.nc.isClosed()) entry.nats.unsubscribe();
+    sub.end();
+  }
+
+  setBlocked(): void {
+    // Never asked: 'block' is refused in subscribe().
+  }
+
+  request(subject: string, data?: Payload, options: RequestOptions = {}): Promise<Message> {
+    try {
+      this.assertOpen();
+      checkSubject(subject, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const timeout = options.timeout ?? this.requestTimeoutMs;
+    if (!Number.isInteger(timeout) || timeout < 0) {
+      return Promise.reject(new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeout must be a non-negative integer, got ${String(timeout)}`));
+    }
+    const payload = toBytes(data);
+    const own: Record<string, string> = timeout > 0 ? { [NATS_HEADER.timeout]: String(timeout) } : {};
+    return this.requests.start(
+      subject,
+      (reply) => this.nc.publish(subject, payload, { reply, headers: this.headersFor(options.headers, own) }),
+      timeout,
+      options.signal,
+    );
+  }
+
+  serve(subject: string, handler: RequestHandler, options: ServeOptions = {}): Subscription {
+    this.listenForCancels();
+    return this.subscribe(subject, {
+      queue: options.queue ?? '_serve',
+      callback: (msg) => this.responders.handle(msg, handler),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  async flush(timeoutMs = 5000): Promise<void> {
+    this.assertOpen();
+    await withTimeout(this.nc.flush(), timeoutMs, 'flush');
+  }
+
+  async drain(timeoutMs = 10_000): Promise<void> {
+    if (this.state === 'closed') return;
+    const deadline = Date.now() + timeoutMs;
+    this.setState('draining');
+    for (const { plexus } of [...this.subs.values()]) this.unsubscribe(plexus);
+    await this.responders.idle(deadline);
+    while (this.requests.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    try {
+      await withTimeout(this.nc.drain(), Math.max(1, deadline - Date.now()), 'drain');
+    } finally {
+      await this.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.shutdown(undefined);
+    await this.nc.close();
+  }
+
+  private headersFor(app: Readonly<Record<string, string>> | undefined, own: Record<string, string>): MsgHdrs {
+    return toNatsHeaders(() => this.mod.headers(), app, {
+      [NATS_HEADER.from]: this.server.identity,
+      [NATS_HEADER.conn]: this.server.connId,
+      ...own,
+    });
+  }
+
+  private sendReply(init: FrameInit): number {
+    if (init.type !== FrameType.PUB || this.nc.isClosed()) return -1;
+    const own: Record<string, string> = (init.flags ?? 0) & Flag.ERROR ? { [NATS_HEADER.error]: '1' } : {};
+    this.nc.publish(init.subject ?? '', init.payload ?? new Uint8Array(), { headers: this.headersFor(undefined, own) });
+    return 0;
+  }
+
+  private listenForCancels(): void {
+    if (this.cancelSub) return;
+    this.cancelSub = this.nc.subscribe(CANCEL_SUBJECT, {
+      callback: (err, m: Msg) => {
+        if (err) return;
+        const reply = m.headers?.get(NATS_HEADER.reply);
+        if (reply) this.responders.cancel(reply, new TextDecoder().decode(m.data));
+      },
+    });
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.state === 'closed' || this.state === 'draining') continue;
+      if (s.type === 'disconnect' || s.type === 'reconnecting') this.setState('reconnecting');
+      else if (s.type === 'reconnect') this.setState('open');
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state === 'closed') throw new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection is closed');
+  }
+
+  private setState(s: ConnectionStatus): void {
+    if (this.state === s) return;
+    this.state = s;
+    for (const l of this.listeners.status) l(s);
+  }
+
+  private shutdown(reason: PlexusError | undefined): void {
+    if (this.state === 'closed') return;
+    const err = reason ?? new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection was closed');
+    this.responders.abortAll(err);
+    this.requests.failAll(err);
+    for (const { plexus } of this.subs.values()) plexus.end();
+    this.subs.clear();
+    this.setState('closed');
+    if (reason) for (const l of this.listeners.error) l(reason);
+    this.resolveClosed(reason);
+  }
+}
+
+function checkSubject(subject: string, wildcards: boolean): void {
+  const problem = subjectProblem(subject, wildcards);
+  if (problem !== undefined) throw new PlexusError(ErrorCode.INVALID_SUBJECT, problem);
+}
+
+function lost(err: unknown): PlexusError {
+  return new PlexusError(ErrorCode.CONNECTION_LOST, `NATS connection lost: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new PlexusError(ErrorCode.TIMEOUT, `${what} did not finish within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

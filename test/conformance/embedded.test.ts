@@ -1,0 +1,4 @@
+import { runConformance } from './suite.js';
+import { embeddedTarget } from './targets.js';
+
+runConformance(embeddedTarget);
