@@ -8,12 +8,12 @@ import type { Connection } from '../client/index.js';
 import { ServiceBalancer } from '../discovery/index.js';
 import { contentTypeHeader, type Codec } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { REQUEST_ID_HEADER, callLimits, deadlinePassed, sleep } from './context.js';
+import { REQUEST_ID_HEADER, callLimits, deadlinePassed, sleep, type CallLimits } from './context.js';
 import { methodOf, methodSubject, resolveCodec } from './define.js';
 import { fromCallError } from './errors.js';
 import type { CallOptions, RetryOptions } from './handler-types.js';
-import type { ServiceContract } from './types.js';
-import { callCodecs } from './wire-codec.js';
+import type { MethodDefinition, ServiceContract } from './types.js';
+import { callCodecs, type CallCodecs } from './wire-codec.js';
 import { isPromiseLike, validateWith } from './validate.js';
 
 /** Defaults a typed client applies under each call's options. */
@@ -87,8 +87,33 @@ export async function callMethod(
   if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1)) {
     throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeoutMs must be a number of ms from 0 to 2^31-1, got ${timeoutMs}`);
   }
-  const limits = callLimits(timeoutMs, options.signal);
   const retry = def.idempotent ? resolveRetry(options.retry ?? defaults.retry) : undefined;
+  const plan: CallPlan = { bus, contract, subject, def, what, options, defaults, codecs, retry, limits: callLimits(timeoutMs, options.signal) };
+  try {
+    return await send(plan, input);
+  } finally {
+    plan.limits.release();
+  }
+}
+
+/** Everything {@link callMethod} resolved before sending. */
+interface CallPlan {
+  readonly bus: Connection;
+  readonly contract: ServiceContract;
+  readonly subject: string;
+  readonly def: MethodDefinition;
+  /** `<service>.<method>`, for messages. */
+  readonly what: string;
+  readonly options: CallOptions;
+  readonly defaults: CallDefaults;
+  readonly codecs: CallCodecs;
+  readonly retry: Required<RetryOptions> | undefined;
+  readonly limits: CallLimits;
+}
+
+/** Validate, encode, send (with retries), decode. */
+async function send(plan: CallPlan, input: unknown): Promise<unknown> {
+  const { bus, contract, subject, def, what, options, defaults, codecs, retry, limits } = plan;
   if (limits.signal?.aborted) throw limits.signal.reason;
 
   let value = input;

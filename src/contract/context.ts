@@ -125,7 +125,11 @@ export interface CallLimits {
   readonly deadline: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly requestId: string | undefined;
+  /** Stop listening to the ambient handler's signal (call once the call has settled). */
+  release(): void;
 }
+
+const noop = (): void => {};
 
 /**
  * Combine a call's own timeout and signal with the ambient handler's: the earlier
@@ -136,11 +140,13 @@ export function callLimits(timeoutMs: number | undefined, signal: AbortSignal | 
   let deadline = timeoutMs !== undefined && timeoutMs > 0 ? now + timeoutMs : undefined;
   if (ambient?.deadline !== undefined && (deadline === undefined || ambient.deadline < deadline)) deadline = ambient.deadline;
   let sig = signal;
+  let release = noop;
   if (ambient) {
     const inherited = inheritCancel(ambient.signal, deadline !== undefined);
-    sig = sig ? AbortSignal.any([sig, inherited]) : inherited;
+    release = inherited.release;
+    sig = sig ? AbortSignal.any([sig, inherited.signal]) : inherited.signal;
   }
-  return { deadline, signal: sig, requestId: ambient?.requestId };
+  return { deadline, signal: sig, requestId: ambient?.requestId, release };
 }
 
 /**
@@ -149,19 +155,17 @@ export function callLimits(timeoutMs: number | undefined, signal: AbortSignal | 
  * deadline downstream as TIMEOUT but any signal abort as plain CANCELLED, so forwarding
  * the abort would turn the inner handlers' TIMEOUT into CANCELLED.
  */
-function inheritCancel(ambient: AbortSignal, hasDeadline: boolean): AbortSignal {
-  if (!hasDeadline) return ambient;
+function inheritCancel(ambient: AbortSignal, hasDeadline: boolean): { signal: AbortSignal; release: () => void } {
+  if (!hasDeadline) return { signal: ambient, release: noop };
   const isTimeout = (r: unknown): boolean => r instanceof PlexusError && r.code === ErrorCode.TIMEOUT;
-  if (ambient.aborted) return isTimeout(ambient.reason) ? new AbortController().signal : ambient;
+  if (ambient.aborted) return { signal: isTimeout(ambient.reason) ? new AbortController().signal : ambient, release: noop };
   const ac = new AbortController();
-  ambient.addEventListener(
-    'abort',
-    () => {
-      if (!isTimeout(ambient.reason)) ac.abort(ambient.reason);
-    },
-    { once: true },
-  );
-  return ac.signal;
+  const onAbort = (): void => {
+    if (!isTimeout(ambient.reason)) ac.abort(ambient.reason);
+  };
+  ambient.addEventListener('abort', onAbort, { once: true });
+  // A handler may make many calls: each one's listener goes when it settles.
+  return { signal: ac.signal, release: () => ambient.removeEventListener('abort', onAbort) };
 }
 
 /** PLEXUS_ERR_TIMEOUT for a deadline that passed before the call could go out. */

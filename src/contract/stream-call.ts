@@ -86,6 +86,7 @@ class OpenCall {
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.p.limits.signal?.removeEventListener('abort', this.onAbort);
+    this.p.limits.release();
   }
 }
 
@@ -100,6 +101,7 @@ async function open(bus: Connection, p: Prepared): Promise<OpenCall> {
   try {
     stream = await bus.stream(p.subject, { ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}), ...(p.limits.signal ? { signal: p.limits.signal } : {}) });
   } catch (err) {
+    p.limits.release();
     throw fromCallError(err);
   }
   const body: StreamOpen = { v: 1, headers: p.headers, timeoutMs };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { z } from 'zod';
 import { defineService, serveService, serviceClient, type HandlerContext, type LogSink } from '../../src/contract/index.js';
@@ -102,5 +103,33 @@ void describe('typed services: deadlines and cancellation across hops', () => {
     await within(short.seen.aborted.promise, 2000, 'inner aborted at the shorter deadline');
     // The middle hop's timeout surfaces to the caller as the TIMEOUT error it raised.
     assert.equal(codeOf(await rejection(call2, 3000)), ErrorCode.TIMEOUT);
+  });
+
+  void it('a handler making many nested calls does not pile up listeners on its signal', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup);
+    const innerConn = await b.connect();
+    const outerConn = await b.connect();
+    const s1 = serveService(innerConn, inner, { hop: (x) => x }, { log: quiet });
+    const inn = serviceClient(outerConn, inner);
+    let listeners = -1;
+    const s2 = serveService(
+      outerConn,
+      outer,
+      {
+        hop: async (x, ctx) => {
+          for (let i = 0; i < 50; i++) await inn.hop(i);
+          listeners = getEventListeners(ctx.signal, 'abort').length;
+          return x;
+        },
+      },
+      { log: quiet },
+    );
+    for (const s of [s1, s2]) {
+      cleanup.defer(() => s.close());
+      await s.ready();
+    }
+    assert.equal(await serviceClient(await b.connect(), outer).hop(7, { timeoutMs: 10_000 }), 7);
+    assert.ok(listeners >= 0 && listeners <= 2, `${listeners} abort listeners after 50 nested calls`);
   });
 });
