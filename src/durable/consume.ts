@@ -85,7 +85,7 @@ class PushConsumer implements MessageStream {
     this.timer = setInterval(() => this.tick(), this.heartbeatMs);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (options.signal?.aborted) void this.close();
-    this.started = this.grant(this.prefetch, true, true);
+    this.started = this.closed ? Promise.resolve() : this.grant(this.prefetch, true, true);
     this.started.catch(() => undefined);
   }
 
@@ -133,7 +133,11 @@ class PushConsumer implements MessageStream {
     } catch {
       // The service or connection is gone: it redelivers after the ack wait.
     } finally {
-      this.sub.unsubscribe();
+      try {
+        this.sub.unsubscribe();
+      } catch {
+        // The connection is already closed: so is the subscription.
+      }
     }
   }
 

@@ -125,7 +125,7 @@ class PushSession {
           this.lastSent = now;
         }
         let wake = Math.min(this.lastSent + this.heartbeatMs, this.lastHeard + 3 * this.heartbeatMs + 1);
-        if (this.credit > 0) for (const p of this.c.pending.values()) if (p.deadline < wake) wake = p.deadline;
+        if (this.credit > 0) wake = Math.min(wake, this.c.nextDue());
         await this.st.waitForWork(wake - now);
       }
     } finally {

@@ -368,9 +368,7 @@ export class DurableService {
       if (more) continue;
       const now = Date.now();
       if (now >= until) return reply([]);
-      let wake = until;
-      for (const p of c.pending.values()) if (p.deadline < wake) wake = p.deadline;
-      await st.waitForWork(Math.min(wake, until) - now);
+      await st.waitForWork(Math.min(c.nextDue(), until) - now);
     }
   }
 

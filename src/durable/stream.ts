@@ -97,6 +97,17 @@ export class Consumer {
     return min === Infinity ? this.cursor : min - 1;
   }
 
+  /**
+   * When the next pending entry can be handed out (epoch ms), or `Infinity`. Entries that
+   * used up maxDeliver wait for the dead-letter sweep, not for a fetch: waking for them
+   * would spin.
+   */
+  nextDue(): number {
+    let due = Infinity;
+    for (const p of this.pending.values()) if (p.deadline < due && p.count < this.config.maxDeliver) due = p.deadline;
+    return due;
+  }
+
   matches(subject: string): boolean {
     return this.config.filterSubject === undefined || subjectMatches(this.config.filterSubject, subject);
   }
