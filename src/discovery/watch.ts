@@ -74,6 +74,7 @@ export class InstanceView implements AsyncIterable<InstanceEvent> {
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     this.ready = this.sync();
     this.ready.catch((err: unknown) => this.fail(err));
+    if (options.signal?.aborted) this.close();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<InstanceEvent> {

@@ -39,6 +39,12 @@ describe('discovery client', { timeout: 30_000 }, () => {
     ]);
     watch.close();
     assert.equal((await services(me).list('rides')).length, 0);
+    // A signal ends a watch too, even one aborted before it started.
+    const ac = new AbortController();
+    ac.abort();
+    const stopped: unknown[] = [];
+    for await (const ev of services(me).watch('rides', { signal: ac.signal })) stopped.push(ev);
+    assert.deepEqual(stopped, []);
   });
 
   it('answers PING, INFO and STATS per instance and gathers them from all instances', async (t) => {
