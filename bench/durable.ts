@@ -15,6 +15,8 @@
  * all awaited; RabbitMQ: prefetch `batch`, ack per message; JetStream: fetch of
  * `batch`, ack per message (not awaited: nats.js acks are fire-and-forget);
  * Redis: XREADGROUP COUNT `batch` + one XACK per batch). Medians of the repeats.
+ * Then KV: `count` puts and `count` gets of 256 B values over 1000 keys, `window` in
+ * flight — Plexus KV (fsync always / 100 ms) vs Redis SET/GET (ioredis).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,6 +26,7 @@ import { durable } from '../src/durable/index.js';
 import { startPeer, stopAll, killAllNow } from './lib/proc.js';
 import { median, ratio, si, table, bytesLabel } from './lib/stats.js';
 import { jetstreamTarget, plexusTarget, rabbitTarget, redisStreamsTarget, type QueueTarget } from './durable/targets.js';
+import { measureKv, plexusKv, redisKv, type KvTarget } from './durable/kv.js';
 
 interface Args {
   count: number;
@@ -47,7 +50,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--batch') a.batch = n;
     else if (k === '--dir') a.dir = v;
     else if (k === '--only') a.only = v.split(',').map((x) => {
-        if (!(KINDS as readonly string[]).includes(x)) throw new Error(`--only takes ${KINDS.join(',')}`);
+        if (!(KINDS as readonly string[]).includes(x) && x !== 'kv') throw new Error(`--only takes ${KINDS.join(',')},kv`);
         return x as Kind;
       });
     else throw new Error(`unknown argument ${arg}`);
@@ -57,9 +60,9 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-type Kind = 'plexus-always' | 'plexus-interval' | 'rabbitmq' | 'jetstream' | 'redis';
-const KINDS: readonly Kind[] = ['plexus-always', 'plexus-interval', 'rabbitmq', 'jetstream', 'redis'];
-const LABEL: Record<Kind, string> = {
+type Kind = 'plexus-always' | 'plexus-interval' | 'rabbitmq' | 'jetstream' | 'redis' | 'kv';
+const KINDS: readonly Exclude<Kind, 'kv'>[] = ['plexus-always', 'plexus-interval', 'rabbitmq', 'jetstream', 'redis'];
+const LABEL: Record<Exclude<Kind, 'kv'>, string> = {
   'plexus-always': 'Plexus, fsync always (group commit)',
   'plexus-interval': 'Plexus, fsync every 100 ms',
   rabbitmq: 'RabbitMQ (durable queue, persistent, confirms)',
@@ -75,9 +78,9 @@ async function main(): Promise<void> {
   const url = (ready as unknown as { urls: string[] }).urls[0]!;
   const bus = await connect(url, { timeoutMs: 10_000 });
   const ds = durable(bus, { timeoutMs: 30_000 });
-  const unavailable = new Map<Kind, string>();
+  const unavailable = new Map<Exclude<Kind, 'kv'>, string>();
   let seq = 0;
-  const make = async (kind: Kind): Promise<QueueTarget> => {
+  const make = async (kind: Exclude<Kind, 'kv'>): Promise<QueueTarget> => {
     const id = `${process.pid}_${seq++}`;
     switch (kind) {
       case 'plexus-always':
@@ -93,6 +96,7 @@ async function main(): Promise<void> {
     }
   };
   const results = new Map<string, { pub: number[]; con: number[] }>();
+  const kvResults = new Map<string, { put: number[]; get: number[] }>();
   try {
     console.log(`durable queue bench: ${args.count} msgs per cell, window ${args.window}, batch ${args.batch}, ${args.repeat} repeat(s); data under ${root}`);
     for (let r = 0; r < args.repeat; r++) {
@@ -129,12 +133,55 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (!args.only || args.only.includes('kv' as Kind)) await runKv(args, bus, kvResults);
   } finally {
     await bus.close();
     await stopAll();
     await rm(root, { recursive: true, force: true });
   }
   report(args, results, unavailable);
+  reportKv(kvResults);
+}
+
+async function runKv(args: Args, bus: Awaited<ReturnType<typeof connect>>, out: Map<string, { put: number[]; get: number[] }>): Promise<void> {
+  const value = new Uint8Array(256).fill(0x62);
+  const makers: (() => Promise<KvTarget>)[] = [
+    () => plexusKv(bus, 'always', `${process.pid}_a`),
+    () => plexusKv(bus, { intervalMs: 100 }, `${process.pid}_i`),
+    () => redisKv(String(process.pid)),
+  ];
+  for (let r = 0; r < args.repeat; r++) {
+    for (const make of makers) {
+      let target: KvTarget;
+      try {
+        target = await make();
+      } catch (err) {
+        console.log(`  kv target unavailable: ${(err as Error).message}`);
+        continue;
+      }
+      try {
+        const m = await measureKv(target, value, args.count, 64);
+        const cell = out.get(target.name) ?? { put: [], get: [] };
+        cell.put.push(m.put);
+        cell.get.push(m.get);
+        out.set(target.name, cell);
+        console.log(`  [${r + 1}/${args.repeat}] ${target.name}: put ${si(m.put)}/s, get ${si(m.get)}/s`);
+      } finally {
+        await target.close().catch(() => undefined);
+      }
+    }
+  }
+}
+
+function reportKv(out: Map<string, { put: number[]; get: number[] }>): void {
+  if (out.size === 0) return;
+  const rows = [...out].map(([name, c]) => [name, `${si(median(c.put))}/s`, `${si(median(c.get))}/s`]);
+  console.log(`\n${table(['KV, 256 B values, 64 in flight', 'put', 'get'], rows, [false, true, true])}`);
+  const redis = [...out].find(([n]) => n.startsWith('Redis'))?.[1];
+  const always = [...out].find(([n]) => n.includes('always'))?.[1];
+  if (redis && always) {
+    console.log(`KV put, fsync always vs Redis SET (target ≥ 0.5×): ${ratio(median(always.put), median(redis.put))}; get vs Redis GET: ${ratio(median(always.get), median(redis.get))}`);
+  }
 }
 
 function report(args: Args, results: Map<string, { pub: number[]; con: number[] }>, unavailable: Map<Kind, string>): void {
