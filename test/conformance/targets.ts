@@ -53,7 +53,7 @@ export const natsTarget: Target = {
 };
 
 /** A short TCP probe: a clear failure (not a skip) when the server is down. */
-function probe(host: string, port: number, ms: number): Promise<void> {
+export function probe(host: string, port: number, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       sock.destroy();
