@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { ErrorCode, PlexusError, type Bus, type Feature, type Message } from '../../src/index.js';
-import { codeOf, deferred, rejection, within } from '../helpers/wait.js';
+import { codeOf, deferred, rejection, thrownCode, within } from '../helpers/wait.js';
 import { take } from '../helpers/plexus.js';
 import type { TargetSession } from './targets.js';
 
@@ -41,6 +41,66 @@ export const CASES: readonly ConformanceCase[] = [
       const got = await take(s, 5, WAIT_MS);
       assert.deepEqual(got.map((m) => m.string()), ['m0', 'm1', 'm2', 'm3', 'm4']);
       assert.deepEqual(got.map((m) => m.subject), Array(5).fill(subject));
+    },
+  },
+  {
+    name: 'payloads arrive byte for byte: binary, empty, and UTF-8 text',
+    feature: 'pubsub',
+    async run(target) {
+      const [pub, sub] = await pair(target);
+      const subject = `${target.prefix}.bytes`;
+      const s = sub.subscribe(subject);
+      await sub.flush();
+      const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
+      pub.publish(subject, binary);
+      pub.publish(subject);
+      pub.publish(subject, 'grüße ✓');
+      await pub.flush();
+      const [a, b, c] = (await take(s, 3, WAIT_MS)) as [Message, Message, Message];
+      assert.deepEqual([...a.data], [...binary]);
+      assert.equal(b.data.length, 0);
+      assert.equal(c.string(), 'grüße ✓');
+    },
+  },
+  {
+    name: 'unsubscribe and max: no message after unsubscribe(), none past max',
+    feature: 'pubsub',
+    async run(target) {
+      const [pub, sub] = await pair(target);
+      const p = target.prefix;
+      const limited = sub.subscribe(`${p}.lim`, { max: 2 });
+      const stopped: string[] = [];
+      const toStop = sub.subscribe(`${p}.stop`, { callback: (m) => stopped.push(m.string()) });
+      const end = sub.subscribe(`${p}.end`);
+      await sub.flush();
+      pub.publish(`${p}.stop`, 'before');
+      for (let i = 0; i < 5; i++) pub.publish(`${p}.lim`, String(i));
+      await pub.flush();
+      assert.deepEqual((await take(limited, 2, WAIT_MS)).map((m) => m.string()), ['0', '1']);
+      await within(limited.closed, WAIT_MS, 'the max-limited subscription to end');
+      await sub.flush();
+      toStop.unsubscribe();
+      await sub.flush();
+      pub.publish(`${p}.stop`, 'after');
+      pub.publish(`${p}.end`);
+      await pub.flush();
+      await take(end, 1, WAIT_MS, 'the end marker');
+      assert.deepEqual(stopped, ['before']);
+      const rest: Message[] = [];
+      for await (const m of limited) rest.push(m);
+      assert.equal(rest.length, 0, 'nothing past max');
+    },
+  },
+  {
+    name: 'invalid subjects are refused with PLEXUS_ERR_INVALID_SUBJECT',
+    feature: 'pubsub',
+    async run(target) {
+      const bus = await target.connect();
+      for (const bad of ['', 'a..b', 'a b', `${target.prefix}.*`, `${target.prefix}.>`]) {
+        assert.equal(thrownCode(() => bus.publish(bad, 'x')), ErrorCode.INVALID_SUBJECT, `publish ${JSON.stringify(bad)}`);
+      }
+      assert.equal(thrownCode(() => bus.subscribe('a..b')), ErrorCode.INVALID_SUBJECT);
+      assert.equal(codeOf(await rejection(bus.request('a b', 'x'), WAIT_MS)), ErrorCode.INVALID_SUBJECT);
     },
   },
   {
@@ -94,6 +154,40 @@ export const CASES: readonly ConformanceCase[] = [
       await server.flush();
       const reply = await within(caller.request(subject, 'hello', { timeout: WAIT_MS }), WAIT_MS + 1000, 'request');
       assert.equal(reply.string(), 'HELLO');
+    },
+  },
+  {
+    name: 'request/reply: msg.respond() from a plain subscription answers, with headers',
+    feature: 'request-reply',
+    async run(target) {
+      const [caller, server] = await pair(target);
+      const subject = `${target.prefix}.manual`;
+      server.subscribe(subject, { callback: (msg) => msg.respond(`got ${msg.string()}`, { headers: { answered: 'yes' } }) });
+      await server.flush();
+      const reply = await caller.request(subject, 'ping', { timeout: WAIT_MS });
+      assert.equal(reply.string(), 'got ping');
+      assert.equal(reply.headers['answered'], 'yes');
+    },
+  },
+  {
+    name: 'an already-aborted signal rejects the request with its reason and reaches no handler',
+    feature: 'request-reply',
+    async run(target) {
+      const [caller, server] = await pair(target);
+      const subject = `${target.prefix}.pre`;
+      let calls = 0;
+      server.serve(subject, () => {
+        calls++;
+        return 'x';
+      });
+      await server.flush();
+      const ac = new AbortController();
+      const why = new PlexusError(ErrorCode.CANCELLED, 'never mind');
+      ac.abort(why);
+      assert.equal(await rejection(caller.request(subject, 'x', { signal: ac.signal, timeout: WAIT_MS }), WAIT_MS), why);
+      // A request after it proves the responder was reachable; it is the only call.
+      assert.equal((await caller.request(subject, 'y', { timeout: WAIT_MS })).string(), 'x');
+      assert.equal(calls, 1);
     },
   },
   {
