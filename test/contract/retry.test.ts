@@ -33,12 +33,12 @@ void describe('typed services: retries', () => {
   void it('does not retry non-idempotent methods, nor with retry: false', async (t) => {
     const cleanup = new Cleanup(t);
     const b = await startTestBroker(cleanup);
-    const client = serviceClient(await b.connect(), svc, { retry: { attempts: 5, backoffMs: 1000 } });
+    const client = serviceClient(await b.connect(), svc, { retry: { attempts: 5, backoffMs: 5000, maxBackoffMs: 5000 } });
     const t0 = Date.now();
     assert.equal(await rejectionCode(client.put(1), 2000), ErrorCode.NO_RESPONDERS);
     assert.equal(await rejectionCode(client.get(1, { retry: false }), 2000), ErrorCode.NO_RESPONDERS);
-    // Both failed on the first answer: no 1 s backoff was waited.
-    assert.ok(Date.now() - t0 < 900, `took ${Date.now() - t0} ms`);
+    // Both failed on the first answer: a retry would have waited at least 2.5 s first.
+    assert.ok(Date.now() - t0 < 2400, `took ${Date.now() - t0} ms`);
   });
 
   void it('never waits for a retry past the deadline', async (t) => {
@@ -46,9 +46,10 @@ void describe('typed services: retries', () => {
     const b = await startTestBroker(cleanup);
     const client = serviceClient(await b.connect(), svc);
     const t0 = Date.now();
-    // Backoff of ≥ 500 ms against a 200 ms deadline: the first failure is final.
-    assert.equal(await rejectionCode(client.get(1, { timeoutMs: 200, retry: { attempts: 5, backoffMs: 1000, maxBackoffMs: 1000 } }), 2000), ErrorCode.NO_RESPONDERS);
-    assert.ok(Date.now() - t0 < 450, `took ${Date.now() - t0} ms`);
+    // Backoff of ≥ 2.5 s against a 2 s deadline: the first failure is final, and it comes
+    // before the deadline (a retry would have slept past it).
+    assert.equal(await rejectionCode(client.get(1, { timeoutMs: 2000, retry: { attempts: 5, backoffMs: 5000, maxBackoffMs: 5000 } }), 4000), ErrorCode.NO_RESPONDERS);
+    assert.ok(Date.now() - t0 < 1900, `took ${Date.now() - t0} ms`);
   });
 
   void it('refuses bad retry options, and classifies retryable codes', async (t) => {
