@@ -113,6 +113,11 @@ export class DurableService {
     return svc;
   }
 
+  /** Push sessions running (each ends on a stop, or three heartbeats after its client went silent). */
+  get pushSessions(): number {
+    return this.push.size;
+  }
+
   /** Names of the streams. */
   get streamNames(): string[] {
     return [...this.streams.keys()].sort();

@@ -70,13 +70,17 @@ void describe('durable service: push consumers with credit windows', () => {
     const dying = await f.client();
     const first = await next(consume(dying.bus, 'd', 'c', { prefetch: 1, heartbeatMs: 100 }));
     assert.equal(first.string(), 'job');
-    await dying.bus.close(); // dies holding the message
+    assert.equal(f.service.pushSessions, 1);
+    await dying.bus.close(); // dies holding the message, without stopping its session
+    // The service drops the silent session after three heartbeats.
+    await waitFor(() => f.service.pushSessions === 0, 3000, 'the dead session dropped');
     const other = consume(f.bus, 'd', 'c', { prefetch: 1, heartbeatMs: 100 });
     const again = await next(other, 5000);
     assert.equal(again.seq, first.seq);
     assert.equal(again.deliveryCount, 2);
     await again.ack();
     await other.close();
+    assert.equal(f.service.pushSessions, 0, 'close() stopped the session');
   });
 
   void it('keeps consuming across a service restart', async (t) => {
