@@ -43,7 +43,7 @@ function topHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Connection options (pub, sub, req, reply, bench):',
+    'Connection options (pub, sub, req, reply, kv, queue, mailbox, bench):',
     renderOptions(CLIENT_OPTIONS),
     '',
     'Everywhere:',

@@ -16,7 +16,7 @@ export const sendOptions: OptionSpecs = {
   'msg-id': { type: 'string', arg: 'ID', help: 'send: dedup id; a repeat within the dedup window stores nothing' },
   delay: { type: 'string', arg: 'MS', help: 'send: deliver no earlier than MS milliseconds from now' },
   ttl: { type: 'string', arg: 'MS', help: 'send: never deliver after MS milliseconds (expired messages are dropped)' },
-  header: { type: 'string', multiple: true, arg: 'K=V', help: 'send: add a header (repeatable)' },
+  header: { type: 'string', multiple: true, arg: 'K=V', help: 'send: add a header' },
 };
 
 /** Flags of receiving verbs (queue consume, mailbox read). */
