@@ -91,9 +91,21 @@ export function validationError(
  * failure (the original goes to the log).
  */
 export function toWireError(err: unknown, what: string, requestId: string): PlexusError {
-  if (err instanceof ServiceError) return err.toPlexusError();
-  if (err instanceof PlexusError) return err;
-  return new PlexusError(ErrorCode.INTERNAL, `internal error in ${what} (request ${requestId})`);
+  let wire: PlexusError;
+  if (err instanceof ServiceError) wire = err.toPlexusError();
+  else if (err instanceof PlexusError) wire = err;
+  else return new PlexusError(ErrorCode.INTERNAL, `internal error in ${what} (request ${requestId})`);
+  // Details that JSON cannot carry (BigInt, cycles) would make the reply unsendable and
+  // leave the caller waiting for its timeout: send the error without them instead.
+  try {
+    JSON.stringify(wire.toWire());
+    return wire;
+  } catch {
+    const code = err instanceof ServiceError ? err.code : undefined;
+    return code === undefined
+      ? new PlexusError(wire.code, wire.message)
+      : new PlexusError(ErrorCode.SERVICE, wire.message, { details: { code, details: { unserializable: true } } });
+  }
 }
 
 /** What a caller sees for an error from the request path. */

@@ -142,6 +142,27 @@ void describe('typed services: unary calls', () => {
     assert.deepEqual(err.details, { retryAfterS: 30, zones: ['north'] });
   });
 
+  void it('a ServiceError whose details JSON cannot carry still reaches the caller (details replaced)', async (t) => {
+    const { cleanup, server, caller } = await setup(t);
+    const srv = serveService(
+      server,
+      rides,
+      {
+        ...ridesImpl,
+        book: () => {
+          throw new ServiceError('HUGE', 'has a bigint', { n: 10n });
+        },
+      },
+      { log: quiet },
+    );
+    cleanup.defer(() => srv.close());
+    await srv.ready();
+    const err = await rejection(serviceClient(caller, rides).book({ rider: 'ann' }, { timeoutMs: 5000 }), 2000);
+    assert.ok(err instanceof ServiceError);
+    assert.equal(err.code, 'HUGE');
+    assert.deepEqual(err.details, { unserializable: true });
+  });
+
   void it('an unexpected error becomes PLEXUS_ERR_INTERNAL with no message or stack; the log gets it', async (t) => {
     const { cleanup, server, caller } = await setup(t);
     const logged: Record<string, unknown>[] = [];
