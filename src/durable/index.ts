@@ -14,6 +14,7 @@ export {
 } from './client.js';
 export { consume, type ConsumeOptions, type MessageStream } from './consume.js';
 export { MAX_PUSH_CREDIT, type PushGrant, type PushGrantReply } from './push.js';
+export { encodeBatch, decodeBatch, type BatchEntry } from './batch-format.js';
 export {
   DS,
   MAX_BATCH,
