@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode, connectBus } from '../../src/index.js';
 import { loadBackendClient } from '../../src/backends/load.js';
-import { Cleanup } from '../helpers/plexus.js';
-import { codeOf, deferred, rejection, thrownCode, within } from '../helpers/wait.js';
-import { natsTarget, probe } from './targets.js';
+import { Cleanup, take } from '../helpers/plexus.js';
+import { startProxy } from '../helpers/proxy.js';
+import { codeOf, deferred, rejection, thrownCode, waitFor, within } from '../helpers/wait.js';
+import { NATS_HOST, NATS_PORT, natsTarget, probe } from './targets.js';
 
 test('a missing backend client package is PLEXUS_ERR_BACKEND_UNAVAILABLE naming it', async () => {
   const err = await rejection(loadBackendClient('plexus-no-such-backend-client', 'nope'), 5000);
@@ -100,4 +101,25 @@ test('a target server that is down fails with a clear message (CI must start it)
   // Port 1 on loopback: nothing listens there unprivileged.
   const err = await rejection(probe('127.0.0.1', 1, 1000), 5000);
   assert.match((err as Error).message, /not reachable at 127\.0\.0\.1:1 .*fail rather than skip/);
+});
+
+test('nats: a cut link reconnects (status reconnecting → open) and subscriptions keep receiving', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { connect, prefix } = await natsTarget.open(cleanup);
+  const proxy = await startProxy(cleanup, `tcp://${NATS_HOST}:${NATS_PORT}`);
+  const viaProxy = await connectBus(proxy.url.replace('tcp://', 'nats://'), { timeoutMs: 3000, reconnectDelayMs: 50 });
+  cleanup.defer(() => viaProxy.close());
+  const pub = await connect();
+  const statuses: string[] = [];
+  viaProxy.on('status', (s) => statuses.push(s));
+  const sub = viaProxy.subscribe(`${prefix}.r`);
+  await viaProxy.flush();
+  pub.publish(`${prefix}.r`, 'before');
+  assert.equal((await take(sub, 1, 5000))[0]!.string(), 'before');
+  proxy.cut();
+  await waitFor(() => statuses.includes('reconnecting') && viaProxy.status === 'open', 10_000, 'reconnect');
+  assert.ok(proxy.accepted >= 2, 'a second link was made');
+  await viaProxy.flush();
+  pub.publish(`${prefix}.r`, 'after');
+  assert.equal((await take(sub, 1, 5000))[0]!.string(), 'after');
 });
