@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineService, isRetryable, serveService, serviceClient, type LogSink } from '../../src/contract/index.js';
 import { ErrorCode, PlexusError } from '../../src/errors/index.js';
 import { Cleanup, startTestBroker } from '../helpers/plexus.js';
-import { rejectionCode, sleep, within } from '../helpers/wait.js';
+import { deferred, rejectionCode, sleep, within } from '../helpers/wait.js';
 
 const quiet: LogSink = () => {};
 const svc = defineService('flaky', {
@@ -62,5 +62,23 @@ void describe('typed services: retries', () => {
     assert.equal(isRetryable(new PlexusError(ErrorCode.RESPONDER_GONE, 'x')), true);
     assert.equal(isRetryable(new PlexusError(ErrorCode.TIMEOUT, 'x')), false);
     assert.equal(isRetryable(new Error('x')), false);
+  });
+
+  void it('an idempotent call whose instance dies mid-request is retried on another instance', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup);
+    const doomedConn = await b.connect();
+    const started = deferred();
+    const doomed = serveService(doomedConn, svc, { get: () => (started.resolve(), new Promise<number>(() => {})), put: (x) => x }, { log: quiet, register: false });
+    await doomed.ready();
+    const client = serviceClient(await b.connect(), svc);
+    const call = client.get(5, { timeoutMs: 10_000 });
+    await within(started.promise, 3000, 'the doomed instance took the call');
+    const healthy = serveService(await b.connect(), svc, { get: (x) => x * 3, put: (x) => x }, { log: quiet, register: false });
+    cleanup.defer(() => healthy.close());
+    await healthy.ready();
+    await doomedConn.close(); // the broker answers RESPONDER_GONE for the request it held
+    assert.equal(await within(call, 5000, 'retried call'), 15);
+    assert.equal(healthy.stats().get?.requests, 1);
   });
 });
