@@ -227,7 +227,10 @@ class PushConsumer implements MessageStream {
       const body: PushGrant = { deliver: this.deliver, credit, reset, heartbeatMs: this.heartbeatMs };
       const reply = (await this.bus.request(this.subject, JSON.stringify(body), { timeout: this.timeoutMs })).json<PushGrantReply>();
       this.lastHeard = Date.now();
-      this.granted = reset ? credit : this.granted + credit;
+      // The service's own count: the reply comes after every message it sent before it
+      // (one connection, in order), so this also heals credit lost with messages that
+      // went nowhere during a reconnect — no window can leak away and stall us.
+      this.granted = reply.credit;
       this.needReset = reply.created === true && !reset; // it forgot our earlier credit
     } catch (err) {
       if (TRANSIENT.has((err as PlexusError).code)) {
