@@ -123,3 +123,14 @@ test('nats: a cut link reconnects (status reconnecting → open) and subscriptio
   pub.publish(`${prefix}.r`, 'after');
   assert.equal((await take(sub, 1, 5000))[0]!.string(), 'after');
 });
+
+test('nats: a reply larger than the server allows reaches the caller as PLEXUS_ERR_PAYLOAD_TOO_LARGE, not a timeout', async (t) => {
+  const cleanup = new Cleanup(t);
+  const { connect, prefix } = await natsTarget.open(cleanup);
+  const [caller, server] = [await connect(), await connect()];
+  server.serve(`${prefix}.big`, () => new Uint8Array(server.server!.maxPayload + 1));
+  await server.flush();
+  const err = await rejection(caller.request(`${prefix}.big`, 'x', { timeout: 30_000 }), 5000, 'oversized reply');
+  assert.equal(codeOf(err), ErrorCode.PAYLOAD_TOO_LARGE);
+  assert.equal(codeOf(await rejection(caller.request(`${prefix}.big`, new Uint8Array(caller.server!.maxPayload + 1)), 5000)), ErrorCode.PAYLOAD_TOO_LARGE);
+});

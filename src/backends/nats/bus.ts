@@ -51,10 +51,9 @@ export class NatsBus implements Bus, SubscriptionHost {
       heartbeatMs: 0,
       features: ['nats', ...(info?.headers ? ['headers'] : [])],
     };
-    this.requests = new NatsRequests(nc, mod.createInbox());
-    this.requests.publishCancel = (h, payload) => {
-      nc.publish(CANCEL_SUBJECT, payload, { headers: toNatsHeaders(() => mod.headers(), undefined, Object.fromEntries(h)) });
-    };
+    this.requests = new NatsRequests(nc, mod.createInbox(), (reply, payload) => {
+      nc.publish(CANCEL_SUBJECT, payload, { headers: this.headersFor(undefined, { [NATS_HEADER.reply]: reply }) });
+    });
     this.responders = new Responders({
       sendFrame: (init) => this.sendReply(init),
       encodeHeadersChecked: () => undefined,
@@ -78,10 +77,7 @@ export class NatsBus implements Bus, SubscriptionHost {
   publish(subject: string, data?: Payload, options: PublishOptions = {}): void {
     this.assertOpen();
     checkSubject(subject, false);
-    const payload = toBytes(data);
-    if (payload.length > this.server.maxPayload) {
-      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${payload.length} bytes exceeds the server's ${this.server.maxPayload}`);
-    }
+    const payload = this.checkedPayload(data);
     if (options.reply !== undefined) checkSubject(options.reply, false);
     // `priority` has no NATS counterpart: core NATS has one lane per connection.
     this.nc.publish(subject, payload, { headers: this.headersFor(options.headers, {}), ...(options.reply ? { reply: options.reply } : {}) });
@@ -131,10 +127,15 @@ export class NatsBus implements Bus, SubscriptionHost {
       return Promise.reject(err);
     }
     const timeout = options.timeout ?? this.requestTimeoutMs;
-    if (!Number.isInteger(timeout) || timeout < 0) {
-      return Promise.reject(new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeout must be a non-negative integer, got ${String(timeout)}`));
+    let payload: Uint8Array;
+    try {
+      if (!Number.isInteger(timeout) || timeout < 0) {
+        throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeout must be a non-negative integer, got ${String(timeout)}`);
+      }
+      payload = this.checkedPayload(data);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const payload = toBytes(data);
     const own: Record<string, string> = timeout > 0 ? { [NATS_HEADER.timeout]: String(timeout) } : {};
     return this.requests.start(
       subject,
@@ -186,10 +187,26 @@ export class NatsBus implements Bus, SubscriptionHost {
     });
   }
 
+  private checkedPayload(data: Payload | undefined): Uint8Array {
+    const payload = toBytes(data);
+    if (payload.length > this.server.maxPayload) {
+      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${payload.length} bytes exceeds the server's ${this.server.maxPayload}`);
+    }
+    return payload;
+  }
+
+  /** The responders' replies (and error replies) as NATS publishes. */
   private sendReply(init: FrameInit): number {
     if (init.type !== FrameType.PUB || this.nc.isClosed()) return -1;
-    const own: Record<string, string> = (init.flags ?? 0) & Flag.ERROR ? { [NATS_HEADER.error]: '1' } : {};
-    this.nc.publish(init.subject ?? '', init.payload ?? new Uint8Array(), { headers: this.headersFor(undefined, own) });
+    let payload = init.payload ?? new Uint8Array();
+    let isError = ((init.flags ?? 0) & Flag.ERROR) !== 0;
+    if (payload.length > this.server.maxPayload) {
+      // Tell the caller now instead of leaving it to time out.
+      const err = new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `the reply of ${payload.length} bytes exceeds the server's ${this.server.maxPayload}`);
+      payload = new TextEncoder().encode(JSON.stringify(err.toWire()));
+      isError = true;
+    }
+    this.nc.publish(init.subject ?? '', payload, { headers: this.headersFor(undefined, isError ? { [NATS_HEADER.error]: '1' } : {}) });
     return 0;
   }
 

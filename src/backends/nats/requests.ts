@@ -32,6 +32,8 @@ export class NatsRequests {
   constructor(
     private readonly nc: NatsConnection,
     private readonly inboxPrefix: string,
+    /** Publishes a cancel notice for `reply` on {@link CANCEL_SUBJECT}. */
+    private readonly publishCancel: (reply: string, payload: Uint8Array) => void,
   ) {}
 
   /** Requests waiting for a reply. */
@@ -99,15 +101,11 @@ export class NatsRequests {
 
   private sendCancel(reply: string, reason: PlexusError): void {
     try {
-      const h = new Map([[NATS_HEADER.reply, reply]]);
-      this.publishCancel(h, textEncoder.encode(JSON.stringify(reason.toWire())));
+      this.publishCancel(reply, textEncoder.encode(JSON.stringify(reason.toWire())));
     } catch {
       // Closed: the responder's own deadline (carried in Plexus-Timeout) still fires.
     }
   }
-
-  /** Set by the bus: publishes a cancel notice (kept here so this file needs no header factory). */
-  publishCancel: (headers: Map<string, string>, payload: Uint8Array) => void = () => {};
 }
 
 function errorFromReply(data: Uint8Array): PlexusError {
