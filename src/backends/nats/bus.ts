@@ -98,7 +98,7 @@ export class NatsBus implements Bus, SubscriptionHost {
     const nats = this.nc.subscribe(subject, {
       ...(options.queue ? { queue: options.queue } : {}),
       callback: (err, m) => {
-        if (err) return plexus.fail(lost(err));
+        if (err) return plexus.fail(this.report(fromNatsError(err)));
         const msg = toMessage(m, this);
         if (!filter || headersMatch(msg, filter)) plexus.push(msg);
       },
@@ -226,7 +226,20 @@ export class NatsBus implements Bus, SubscriptionHost {
       if (this.state === 'closed' || this.state === 'draining') continue;
       if (s.type === 'disconnect' || s.type === 'reconnecting') this.setState('reconnecting');
       else if (s.type === 'reconnect') this.setState('open');
+      // Asynchronous refusals (e.g. a publish the server's permissions deny), as on the embedded broker.
+      // nats.js reports only the error's code here (e.g. PERMISSIONS_VIOLATION).
+      else if (s.type === 'error') {
+        const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+        const what = ctx ? `${ctx.operation} on ${ctx.subject} was refused` : `server error ${String(s.data)}`;
+        this.report(fromNatsError({ code: s.data, message: what }));
+      }
     }
+  }
+
+  /** Emit `err` to 'error' listeners and return it. */
+  private report(err: PlexusError): PlexusError {
+    for (const l of this.listeners.error) l(err);
+    return err;
   }
 
   private assertOpen(): void {
@@ -255,6 +268,19 @@ export class NatsBus implements Bus, SubscriptionHost {
 function checkSubject(subject: string, wildcards: boolean): void {
   const problem = subjectProblem(subject, wildcards);
   if (problem !== undefined) throw new PlexusError(ErrorCode.INVALID_SUBJECT, problem);
+}
+
+/** A NATS client error as a coded PlexusError (permissions and auth keep their meaning). */
+export function fromNatsError(err: unknown): PlexusError {
+  if (err instanceof PlexusError) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const message = (err as { message?: unknown } | undefined)?.message;
+  const text = typeof message === 'string' ? message : String(err);
+  if (code === 'PERMISSIONS_VIOLATION') return new PlexusError(ErrorCode.PERMISSION_DENIED, `NATS: ${text}`, { cause: err });
+  if (code === 'AUTHORIZATION_VIOLATION' || code === 'AUTHENTICATION_EXPIRED') {
+    return new PlexusError(ErrorCode.AUTH_FAILED, `NATS: ${text}`, { cause: err });
+  }
+  return lost(err);
 }
 
 function lost(err: unknown): PlexusError {

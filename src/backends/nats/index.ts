@@ -3,7 +3,7 @@ import { ErrorCode, PlexusError } from '../../errors/index.js';
 import type { ConnectOptions } from '../../client/options.js';
 import { resolveConnectOptions } from '../../client/options.js';
 import { loadBackendClient } from '../load.js';
-import { NatsBus, type NatsModule } from './bus.js';
+import { NatsBus, fromNatsError, type NatsModule } from './bus.js';
 
 export { NatsBus } from './bus.js';
 
@@ -36,6 +36,8 @@ export async function connectNats(urls: readonly string[], options: ConnectOptio
       ...(options.tls !== undefined ? { tls: options.tls as NatsConnectOptions['tls'] } : {}),
     });
   } catch (err) {
+    const coded = fromNatsError(err);
+    if (coded.code === ErrorCode.AUTH_FAILED) throw coded;
     throw new PlexusError(ErrorCode.CONNECT_FAILED, `could not connect to ${urls.join(', ')}: ${(err as Error).message}`, { cause: err });
   }
   if (options.signal?.aborted) {
