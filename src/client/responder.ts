@@ -139,11 +139,16 @@ export class Responders {
       err instanceof PlexusError
         ? err
         : new PlexusError(ErrorCode.HANDLER_FAILED, err instanceof Error ? err.message : String(err));
+    let body: string;
     try {
-      this.host.sendFrame(
-        { type: FrameType.PUB, flags: Flag.ERROR, subject: reply, payload: utf8(JSON.stringify(pe.toWire())) },
-        'skip',
-      );
+      body = JSON.stringify(pe.toWire());
+    } catch {
+      // Details that JSON cannot carry (a BigInt, a cycle): the caller still gets the code
+      // and message at once instead of waiting out its timeout.
+      body = JSON.stringify({ code: pe.code, message: pe.message, details: { unserializable: true } });
+    }
+    try {
+      this.host.sendFrame({ type: FrameType.PUB, flags: Flag.ERROR, subject: reply, payload: utf8(body) }, 'skip');
     } catch {
       // Closed while the handler ran.
     }

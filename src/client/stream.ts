@@ -128,6 +128,12 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   }
 
   /** Bytes this side has written (sent or queued). */
+  /**
+   * On an accepted stream: the opener's identity as the broker stamped it on the open
+   * request (unforgeable). Empty on the opening side.
+   */
+  peerIdentity = '';
+
   get bytesWritten(): number {
     return this.queuedEnd;
   }
@@ -145,7 +151,8 @@ export class PlexusStream implements AsyncIterable<Uint8Array> {
   }
 
   /** @internal The acceptor knows its peer from the open request. */
-  acceptFrom(peerSubject: string, peerWindow: number): void {
+  acceptFrom(peerSubject: string, peerWindow: number, peerIdentity = ''): void {
+    this.peerIdentity = peerIdentity;
     this.peerSubject = peerSubject;
     this.peerWindow = peerWindow;
     this.established = true;

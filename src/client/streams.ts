@@ -91,7 +91,7 @@ export class StreamListener implements AsyncIterable<PlexusStream> {
       return;
     }
     const stream = new PlexusStream(this.host, this.host.nextToken(), this.options);
-    stream.acceptFrom(msg.reply, req.window);
+    stream.acceptFrom(msg.reply, req.window, msg.from);
     this.host.sendFrame({ type: FrameType.PUB, subject: msg.reply, payload: stream.handshakePayload() }, 'skip');
     if (this.waiter) {
       const w = this.waiter;

@@ -25,7 +25,10 @@ class StreamCallContext implements RequestContext {
   private readonly controller = new AbortController();
   private readonly timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(stream: PlexusStream, timeoutMs: number) {
+  constructor(
+    private readonly stream: PlexusStream,
+    timeoutMs: number,
+  ) {
     this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
     if (timeoutMs > 0) {
       this.timer = setTimeout(() => {
@@ -43,9 +46,9 @@ class StreamCallContext implements RequestContext {
     return this.controller.signal;
   }
 
-  /** Streams carry no broker-stamped identity of their opener (see docs/services.md). */
+  /** The opener's identity, as the broker stamped it on the stream's open request. */
   get from(): string {
-    return '';
+    return this.stream.peerIdentity;
   }
 
   abort(reason: PlexusError): void {

@@ -182,4 +182,30 @@ void describe('typed services: streaming methods', () => {
     assert.deepEqual(await within(client.sum(endless()), 60_000), { total: 7, n: 1 });
     assert.ok(sent < 500_000, `sent ${sent}`);
   });
+
+  it('streaming handlers see the caller identity the broker stamped on the stream open', async (t) => {
+    const cleanup = new Cleanup(t);
+    const b = await startTestBroker(cleanup, { auth: { users: [{ user: 'svc', token: 'tok-svc' }, { user: 'rider', token: 'tok-rider' }] } });
+    const seen: string[] = [];
+    const impl: Impl = {
+      async *track(_input, ctx) {
+        seen.push(`track:${ctx.caller}`);
+        yield { seq: 0, pad: '' };
+      },
+      async sum(inputs, ctx) {
+        for await (const x of inputs) void x;
+        seen.push(`sum:${ctx.caller}`);
+        return { total: 0, n: 0 };
+      },
+    };
+    const srv = serveService(await b.connect({ token: 'tok-svc' }), tracker, impl, { log: quiet });
+    cleanup.defer(() => srv.close());
+    await srv.ready();
+    const client = serviceClient(await b.connect({ token: 'tok-rider' }), tracker);
+    for await (const item of client.track({ ride: 'r', count: 1 })) void item;
+    await client.sum((async function* () {
+      yield 1;
+    })());
+    assert.deepEqual(seen, ['track:rider', 'sum:rider']);
+  });
 });
