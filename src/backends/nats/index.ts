@@ -40,6 +40,11 @@ export async function connectNats(urls: readonly string[], options: ConnectOptio
     if (coded.code === ErrorCode.AUTH_FAILED) throw coded;
     throw new PlexusError(ErrorCode.CONNECT_FAILED, `could not connect to ${urls.join(', ')}: ${(err as Error).message}`, { cause: err });
   }
+  if (nc.info?.headers !== true) {
+    // Identity, deadlines, cancel notices and error replies all ride in headers.
+    await nc.close();
+    throw new PlexusError(ErrorCode.NOT_SUPPORTED, 'this NATS server does not support headers (nats-server 2.2 or later is needed)');
+  }
   if (options.signal?.aborted) {
     await nc.close();
     throw options.signal.reason;
