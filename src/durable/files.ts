@@ -5,9 +5,25 @@
  */
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { ErrorCode, PlexusError } from '../errors/index.js';
 
-/** Write `data` to `path` so that after a crash the file is either the old or the new one. */
+/**
+ * Write `data` to `path` so that after a crash the file is either the old or the new one.
+ * Failures (a full disk, EIO) are `PLEXUS_ERR_STORE_WRITE_FAILED` with the errno in details.
+ */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  try {
+    await writeAtomically(path, data);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new PlexusError(ErrorCode.STORE_WRITE_FAILED, `saving ${path.split(/[\\/]/).slice(-2).join('/')} failed: ${e.code ?? e.message}`, {
+      cause: err,
+      details: { ...(e.code ? { code: e.code } : {}), ...(e.syscall ? { syscall: e.syscall } : {}) },
+    });
+  }
+}
+
+async function writeAtomically(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w');
   try {
