@@ -13,6 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { openLog, type Log, type StoredRecord } from '../store/index.js';
+import { KvEntryCache } from './kv-cache.js';
 import { decodeHeaders, subjectMatches } from '../wire/index.js';
 import { writeFileAtomic } from './files.js';
 import { KV_HEADERS, MAX_KEYS, type Fence, type KvBucketConfig, type KvRecordOp, type WireKvEntry } from './kv-config.js';
@@ -42,6 +43,7 @@ const SWEEP_MAX_MS = 1000;
 
 export class KvBucket {
   private readonly keys = new Map<string, KeyState>();
+  private readonly cache = new KvEntryCache();
   private readonly writes: KvWriteQueue;
   private readonly waiters = new Set<() => void>();
   private liveRevisions = 0;
@@ -289,8 +291,13 @@ export class KvBucket {
   }
 
   private async readEntry(revision: number): Promise<WireKvEntry | undefined> {
+    const cached = this.cache.get(revision);
+    if (cached) return cached;
     const r = await this.log.read(revision);
-    return r ? toEntry(r) : undefined;
+    if (!r) return undefined;
+    const e = toEntry(r);
+    this.cache.set(e);
+    return e;
   }
 
   /** Counts for `INFO`. */
