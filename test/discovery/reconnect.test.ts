@@ -54,8 +54,10 @@ describe('re-registration', { timeout: 30_000 }, () => {
     const firstConn = inst.registration.connId;
     proxy.freeze();
     // Back under a new connection once the broker has dropped the old one.
+    // Both sides: the broker lists it under the new connection, and the client has the
+    // REGISTER reply (the watcher's list can arrive before that reply does).
     await waitFor(
-      async () => (await services(watcher).list('blip')).some((i) => i.id === 'blip-1' && i.connId !== firstConn),
+      async () => inst.registration.connId !== firstConn && (await services(watcher).list('blip')).some((i) => i.id === 'blip-1' && i.connId === inst.registration.connId),
       10_000,
       'the instance registered again on the new connection',
     );
