@@ -5,6 +5,7 @@
 import { constants as fsc, closeSync, fstatSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { waitForWake } from './wait-wake.js';
 import { assertFifo, ensureFifo, fifoPath } from './fifo.js';
 import {
   FifoRecordDecoder,
@@ -129,30 +130,7 @@ export class FifoReader implements AsyncIterable<FifoMessage> {
       }
       if (this.failure) throw this.failure;
       if (this.done) return null;
-      await new Promise<void>((resolve, reject) => {
-        const timer =
-          deadline === undefined
-            ? undefined
-            : setTimeout(() => {
-                cleanup();
-                reject(new PlexusError(ErrorCode.TIMEOUT, `no message on ${this.path} within ${timeoutMs} ms`));
-              }, Math.max(0, deadline - Date.now()));
-        const onAbort = (): void => {
-          cleanup();
-          reject(signal!.reason);
-        };
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          this.waiters.delete(wake);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const wake = (): void => {
-          cleanup();
-          resolve();
-        };
-        this.waiters.add(wake);
-      });
+      await waitForWake(this.waiters, deadline, signal, () => new PlexusError(ErrorCode.TIMEOUT, `no message on ${this.path} within ${timeoutMs} ms`));
     }
   }
 

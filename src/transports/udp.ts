@@ -8,6 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { waitForWake } from './wait-wake.js';
 import { FrameType, decodeHeaders, encodeFrame, encodeHeaders, hasReservedHeader, parseFrame, subjectProblem, type Headers } from '../wire/index.js';
 import type { TransportFactory } from './types.js';
 
@@ -195,30 +196,7 @@ export class UdpReceiver implements AsyncIterable<UdpMessage> {
       const m = this.queue.shift();
       if (m) return m;
       if (this.closed) return null;
-      await new Promise<void>((resolve, reject) => {
-        const timer =
-          deadline === undefined
-            ? undefined
-            : setTimeout(() => {
-                cleanup();
-                reject(new PlexusError(ErrorCode.TIMEOUT, `no datagram on ${this.url} within ${timeoutMs} ms`));
-              }, Math.max(0, deadline - Date.now()));
-        const onAbort = (): void => {
-          cleanup();
-          reject(signal!.reason);
-        };
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          this.waiters.delete(wake);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const wake = (): void => {
-          cleanup();
-          resolve();
-        };
-        this.waiters.add(wake);
-      });
+      await waitForWake(this.waiters, deadline, signal, () => new PlexusError(ErrorCode.TIMEOUT, `no datagram on ${this.url} within ${timeoutMs} ms`));
     }
   }
 
