@@ -3,7 +3,7 @@
  * Prints `ready <url>`; runs until killed.
  */
 import { startBroker } from '../../src/index.js';
-import { exitWithParent } from './proc.js';
+import { exitWithParent } from '../shared/proc.js';
 import { AUTH } from './users.js';
 
 const [port, dir] = process.argv.slice(2);

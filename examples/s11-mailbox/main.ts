@@ -16,12 +16,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Child } from './proc.js';
+import { Child } from '../shared/proc.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plexus-s11-'));
 const children: Child[] = [];
 const run = (name: string, script: string, args: string[]): Child => {
-  const c = new Child(name, script, args);
+  const c = new Child(name, new URL(script, import.meta.url), args);
   children.push(c);
   console.log(`started ${name} pid=${c.pid}`);
   return c;

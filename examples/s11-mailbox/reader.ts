@@ -4,7 +4,7 @@
  * `crash`: then it prints the first one and waits, unacknowledged, to be killed.
  */
 import { connect, mailbox, type PlexusError } from '../../src/index.js';
-import { exitWithParent } from './proc.js';
+import { exitWithParent } from '../shared/proc.js';
 import { PASSWORDS } from './users.js';
 
 const [url, user, owner, countArg, mode] = process.argv.slice(2);

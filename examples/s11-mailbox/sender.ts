@@ -3,7 +3,7 @@
  * Each send resolves once stored durably; then it prints `sent` and waits (to be killed).
  */
 import { connect, mailbox } from '../../src/index.js';
-import { exitWithParent } from './proc.js';
+import { exitWithParent } from '../shared/proc.js';
 import { PASSWORDS } from './users.js';
 
 const [url, user, to, ...messages] = process.argv.slice(2);

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, queue, startBroker } from '../../src/index.js';
-import { Child } from './proc.js';
+import { Child } from '../shared/proc.js';
 import { QUEUE_OPTIONS } from './settings.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plexus-s4-'));
@@ -24,7 +24,7 @@ const url = server.urls[0]!;
 console.log(`broker with durable queues on ${url}`);
 const children: Child[] = [];
 const run = (name: string, script: string, args: string[]): Child => {
-  const c = new Child(name, script, args);
+  const c = new Child(name, new URL(script, import.meta.url), args);
   children.push(c);
   console.log(`started ${name} pid=${c.pid}`);
   return c;

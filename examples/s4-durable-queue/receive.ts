@@ -5,7 +5,7 @@
  * so it goes to another worker. Exits after `count` messages (default: runs until killed).
  */
 import { connect, queue } from '../../src/index.js';
-import { exitWithParent } from './proc.js';
+import { exitWithParent } from '../shared/proc.js';
 import { QUEUE_OPTIONS } from './settings.js';
 
 const [url, countArg] = process.argv.slice(2);

@@ -1,5 +1,5 @@
 /**
- * Child processes for the example: stdout lines echoed with a prefix, waiting for a line,
+ * Child processes for the examples (shared by s4 and s11): stdout lines echoed with a prefix, waiting for a line,
  * SIGKILL by PID, and a watchdog so a child never outlives its parent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,10 +15,11 @@ export class Child {
 
   constructor(
     readonly name: string,
-    script: string,
+    /** The compiled script to run, e.g. `new URL('./send.js', import.meta.url)`. */
+    script: URL,
     args: readonly string[],
   ) {
-    this.proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [fileURLToPath(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = once(this.proc, 'exit').then(([code]) => code as number | null);
     for (const [stream, tag] of [
       [this.proc.stdout!, ''],
