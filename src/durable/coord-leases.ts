@@ -255,18 +255,21 @@ export class Leases {
   }
 
   /**
-   * Accept a write fenced by `lock`'s token only while that token's lease is live: a
-   * newer token exists, or the lease expired or was released, means FENCE_STALE.
+   * Accept a write fenced by a lock's (or a semaphore permit's) token only while that
+   * token's lease is live: a newer token exists, or the lease expired or was released,
+   * means FENCE_STALE. A semaphore has several live tokens at once; each is checked alone.
    */
   checkFence(fence: Fence): void {
-    const t = this.tables.get(key('lock', fence.lock));
+    const kind: LeaseKind = fence.kind === 'semaphore' ? 'sem' : 'lock';
+    const what = kind === 'lock' ? 'lock' : 'semaphore';
+    const t = this.tables.get(key(kind, fence.lock));
     let live = false;
     for (const h of t?.holders.values() ?? []) if (h.token === fence.token && h.expiresAt > Date.now()) live = true;
     if (!live) {
       const current = t?.lastToken ?? 0;
-      const why = fence.token < current ? `a newer lease (token ${current}) exists` : 'its lease expired or was released';
-      throw new PlexusError(ErrorCode.FENCE_STALE, `fencing token ${fence.token} of lock ${fence.lock} is stale: ${why}`, {
-        details: { lock: fence.lock, token: fence.token, current },
+      const why = kind === 'lock' && fence.token < current ? `a newer lease (token ${current}) exists` : 'its lease expired or was released';
+      throw new PlexusError(ErrorCode.FENCE_STALE, `fencing token ${fence.token} of ${what} ${fence.lock} is stale: ${why}`, {
+        details: { [what]: fence.lock, token: fence.token, current },
       });
     }
   }

@@ -78,11 +78,19 @@ export interface WireKvEntry {
   readonly expiresAt?: number;
 }
 
-/** A write that must only happen while the caller holds a lock lease. */
+/**
+ * A write that must only happen while the caller holds a lease: a lock's, or one
+ * permit of a semaphore (`kind: 'semaphore'`; `lock` then names the semaphore).
+ */
 export interface Fence {
   readonly lock: string;
   readonly token: number;
+  /** Whose token this is. @default 'lock' */
+  readonly kind?: FenceKind;
 }
+
+/** What issued a fencing token. */
+export type FenceKind = 'lock' | 'semaphore';
 
 function bad(message: string, details?: unknown): PlexusError {
   return new PlexusError(ErrorCode.INVALID_ARGUMENT, message, details === undefined ? undefined : { details });
@@ -159,12 +167,13 @@ export function bucketSatisfies(existing: KvBucketConfig, requested: Record<stri
   return JSON.stringify(want) === JSON.stringify(existing);
 }
 
-/** Optional fence `{ lock, token }` of a write request. */
+/** Optional fence `{ lock, token, kind? }` of a write request. */
 export function parseFence(v: unknown): Fence | undefined {
   if (v === undefined || v === null) return undefined;
   const o = v as Record<string, unknown>;
   if (typeof v !== 'object' || typeof o.lock !== 'string' || typeof o.token !== 'number' || !Number.isSafeInteger(o.token) || o.token < 1) {
     throw bad('fence must be { lock: string, token: positive integer }');
   }
-  return { lock: o.lock, token: o.token };
+  if (o.kind !== undefined && o.kind !== 'lock' && o.kind !== 'semaphore') throw bad("fence kind must be 'lock' or 'semaphore'");
+  return o.kind === 'semaphore' ? { lock: o.lock, token: o.token, kind: 'semaphore' } : { lock: o.lock, token: o.token };
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { coSubject, type CoKind, type WireLease } from '../durable/coord-config.js';
+import { CoKind, coSubject, type WireLease } from '../durable/coord-config.js';
 import type { Fence } from '../durable/kv-config.js';
 
 /** A held lease. Check {@link Lease.signal} (or `lost`) before acting on what it protects. */
@@ -97,7 +97,8 @@ export class HeldLease implements Lease {
     this.name = wire.name;
     this.owner = wire.owner;
     this.token = wire.token;
-    this.fence = { lock: wire.name, token: wire.token };
+    // A permit's token is checked against the semaphore's holders, not a lock's.
+    this.fence = kind === CoKind.SEMAPHORE ? { lock: wire.name, token: wire.token, kind: 'semaphore' } : { lock: wire.name, token: wire.token };
     // Counted from when the request was sent: the service's TTL started no earlier.
     this.deadline = sentAt + ttlMs;
     if (autoRenew) this.schedule();
