@@ -8,7 +8,8 @@
  * await start.wait({ timeoutMs: 30_000 });   // everyone starts together
  * ```
  */
-import type { Connection } from '../client/index.js';
+import type { Bus } from '../client/index.js';
+import { embeddedOnly } from './provider.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { CoKind, MAX_PERMITS, MAX_WAIT_MS, checkCoName } from '../durable/coord-config.js';
 import { coCall, randomId, retryable, sleep, waitTimeout } from './lock-lease.js';
@@ -37,7 +38,8 @@ export interface Barrier {
 }
 
 /** The barrier `name` for `options.parties` parties, through `bus`. */
-export function barrier(bus: Connection, name: string, options: BarrierOptions): Barrier {
+export function barrier(on: Bus, name: string, options: BarrierOptions): Barrier {
+  const bus = embeddedOnly(on, 'barrier');
   checkCoName(name);
   const parties = options.parties;
   if (!Number.isSafeInteger(parties) || parties < 1 || parties > MAX_PERMITS) {

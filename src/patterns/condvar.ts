@@ -13,7 +13,8 @@
  * }
  * ```
  */
-import type { Connection } from '../client/index.js';
+import type { Bus } from '../client/index.js';
+import { embeddedOnly } from './provider.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { CoKind, MAX_WAIT_MS, checkCoName } from '../durable/coord-config.js';
 import { HeldLease, coCall, type Lease } from './lock-lease.js';
@@ -43,7 +44,8 @@ export interface CondVar {
 }
 
 /** The condition variable `name`, used together with `withLock`. */
-export function condvar(bus: Connection, name: string, withLock: Lock, options: { callTimeoutMs?: number } = {}): CondVar {
+export function condvar(on: Bus, name: string, withLock: Lock, options: { callTimeoutMs?: number } = {}): CondVar {
+  const bus = embeddedOnly(on, 'condvar');
   checkCoName(name);
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
   const notify = async (all: boolean): Promise<number> =>

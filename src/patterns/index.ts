@@ -20,3 +20,4 @@ export type {
   DeadLetters,
   QueueStat,
 } from './queue-core.js';
+export { PATTERN_PROVIDER, type PatternProvider, type PatternBus } from './provider.js';

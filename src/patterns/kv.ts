@@ -14,7 +14,7 @@
  * for await (const c of sessions.watch('user.>', { signal })) console.log(c.op, c.key, c.revision);
  * ```
  */
-import type { Connection, Payload } from '../client/index.js';
+import type { Bus, Payload } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import {
   KvOp,
@@ -29,6 +29,7 @@ import {
   type WireKvEntry,
 } from '../durable/kv-config.js';
 import { retryable, sleep } from './lock-lease.js';
+import { patternTarget } from './provider.js';
 
 /** Options of {@link kv}: the bucket's configuration when this call creates it, and client settings. */
 export interface KvOptions {
@@ -142,8 +143,11 @@ function toChange(w: WireKvEntry): KvChange {
 const WATCH_HOLD_MS = 25_000;
 
 /** The bucket `name` through `bus` (a durable service must be running on the broker). */
-export function kv(bus: Connection, name: string, options: KvOptions = {}): KvBucket {
+export function kv(on: Bus, name: string, options: KvOptions = {}): KvBucket {
   checkBucketName(name);
+  const target = patternTarget(on, 'kv');
+  if (target.kind === 'backend') return target.impl(name, options);
+  const bus = target.conn;
   const timeout = options.timeoutMs ?? 5000;
   const requested: Record<string, unknown> = {};
   for (const k of ['fsync', 'history', 'maxValueBytes', 'ttlMs'] as const) if (options[k] !== undefined) requested[k] = options[k];

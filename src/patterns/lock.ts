@@ -13,10 +13,12 @@
  * }
  * ```
  */
-import type { Connection } from '../client/index.js';
+import type { Bus } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { CoKind, MAX_TTL_MS, MAX_WAIT_MS, MIN_TTL_MS, checkCoName, type WireLease } from '../durable/coord-config.js';
 import { HeldLease, acquireLease, coCall, randomId, type AcquireOptions, type Lease } from './lock-lease.js';
+
+import { patternTarget } from './provider.js';
 
 export type { Lease, AcquireOptions } from './lock-lease.js';
 
@@ -59,8 +61,11 @@ export function checkTtl(ttlMs: number): number {
 }
 
 /** The lock `name` through `bus` (a durable service must be running on the broker). */
-export function lock(bus: Connection, name: string, options: LockOptions = {}): Lock {
+export function lock(on: Bus, name: string, options: LockOptions = {}): Lock {
   checkCoName(name);
+  const target = patternTarget(on, 'lock');
+  if (target.kind === 'backend') return target.impl(name, options);
+  const bus = target.conn;
   const ttlMs = checkTtl(options.ttlMs ?? 10_000);
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
   const autoRenew = options.autoRenew ?? true;

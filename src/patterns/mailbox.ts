@@ -14,7 +14,7 @@
  * }
  * ```
  */
-import type { Connection, Payload } from '../client/index.js';
+import type { Bus, Payload } from '../client/index.js';
 import { MAILBOX_STREAM_PREFIX, MAILBOX_SUBJECT_PREFIX } from '../durable/index.js';
 import {
   DurableQueue,
@@ -27,6 +27,7 @@ import {
   type SendOptions,
   type SendResult,
 } from './queue-core.js';
+import { patternTarget } from './provider.js';
 
 /** The consumer a mailbox's owner reads through. */
 export const MAILBOX_CONSUMER = 'reader';
@@ -45,10 +46,12 @@ export interface Mailbox {
 }
 
 /** The mailbox of `owner` (an identity of 1-58 of `[A-Za-z0-9_-]`), created on first use. */
-export function mailbox(bus: Connection, owner: string, options: QueueOptions = {}): Mailbox {
+export function mailbox(bus: Bus, owner: string, options: QueueOptions = {}): Mailbox {
   checkName('mailbox', owner);
+  const target = patternTarget(bus, 'mailbox');
+  if (target.kind === 'backend') return target.impl(owner, options);
   const q = new DurableQueue(
-    bus,
+    target.conn,
     { name: owner, stream: `${MAILBOX_STREAM_PREFIX}${owner}`, subject: `${MAILBOX_SUBJECT_PREFIX}${owner}`, consumer: MAILBOX_CONSUMER, senderCreatesConsumer: false },
     options,
   );

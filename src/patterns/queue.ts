@@ -13,7 +13,7 @@
  * }
  * ```
  */
-import type { Connection, Payload } from '../client/index.js';
+import type { Bus, Payload } from '../client/index.js';
 import { durable, type DurableClientOptions } from '../durable/index.js';
 import {
   DurableQueue,
@@ -26,6 +26,7 @@ import {
   type SendOptions,
   type SendResult,
 } from './queue-core.js';
+import { patternTarget } from './provider.js';
 
 /** Stream name prefix of queues. */
 export const QUEUE_STREAM_PREFIX = 'queue-';
@@ -50,9 +51,11 @@ export interface Queue {
  * The queue `name` (1-58 of `[A-Za-z0-9_-]`), created on first use with `options`; an
  * existing queue keeps the configuration it was created with.
  */
-export function queue(bus: Connection, name: string, options: QueueOptions = {}): Queue {
+export function queue(bus: Bus, name: string, options: QueueOptions = {}): Queue {
   checkName('queue', name);
-  const q = new DurableQueue(bus, { name, stream: `${QUEUE_STREAM_PREFIX}${name}`, subject: `${QUEUE_SUBJECT_PREFIX}${name}`, consumer: QUEUE_CONSUMER, senderCreatesConsumer: true }, options);
+  const target = patternTarget(bus, 'queue');
+  if (target.kind === 'backend') return target.impl(name, options);
+  const q = new DurableQueue(target.conn, { name, stream: `${QUEUE_STREAM_PREFIX}${name}`, subject: `${QUEUE_SUBJECT_PREFIX}${name}`, consumer: QUEUE_CONSUMER, senderCreatesConsumer: true }, options);
   return {
     name,
     send: (data, o) => q.send(data, o),
@@ -63,7 +66,9 @@ export function queue(bus: Connection, name: string, options: QueueOptions = {})
 }
 
 /** Names of the queues the service holds. */
-export async function listQueues(bus: Connection, options: DurableClientOptions = {}): Promise<string[]> {
-  const streams = await durable(bus, options).listStreams();
+export async function listQueues(bus: Bus, options: DurableClientOptions = {}): Promise<string[]> {
+  const target = patternTarget(bus, 'listQueues');
+  if (target.kind === 'backend') return target.impl();
+  const streams = await durable(target.conn, options).listStreams();
   return streams.filter((s) => s.startsWith(QUEUE_STREAM_PREFIX)).map((s) => s.slice(QUEUE_STREAM_PREFIX.length));
 }

@@ -9,7 +9,8 @@
  * try { await train(); } finally { await permit.release(); }
  * ```
  */
-import type { Connection } from '../client/index.js';
+import type { Bus } from '../client/index.js';
+import { embeddedOnly } from './provider.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { CoKind, MAX_PERMITS, MAX_WAIT_MS, checkCoName, type WireLease } from '../durable/coord-config.js';
 import { checkTtl } from './lock.js';
@@ -48,7 +49,8 @@ export interface Semaphore {
 }
 
 /** The semaphore `name` with `options.permits` permits, through `bus`. */
-export function semaphore(bus: Connection, name: string, options: SemaphoreOptions): Semaphore {
+export function semaphore(on: Bus, name: string, options: SemaphoreOptions): Semaphore {
+  const bus = embeddedOnly(on, 'semaphore');
   checkCoName(name);
   const permits = options.permits;
   if (!Number.isSafeInteger(permits) || permits < 1 || permits > MAX_PERMITS) {
