@@ -11,6 +11,7 @@
  */
 import type { Connection, Payload } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { AckBatcher } from './ack-batch.js';
 import { decodeBatch } from './batch-format.js';
 import {
   DS,
@@ -68,7 +69,10 @@ export interface DurableMessage {
   readonly ackSubject: string;
   string(): string;
   json<T = unknown>(): T;
-  /** Acknowledge; resolves once the service has saved it. */
+  /**
+   * Acknowledge; resolves once the service has saved it. Acks issued in the same tick for
+   * one consumer travel as one batched request (one save).
+   */
   ack(): Promise<void>;
   /** Ask for redelivery, now or after `delayMs`. */
   nak(options?: { delayMs?: number }): Promise<void>;
@@ -113,6 +117,7 @@ export function durable(bus: Connection, options: DurableClientOptions = {}): Du
     const reply = await bus.request(subject, JSON.stringify(body), { timeout: ms });
     return reply.json<T>();
   };
+  const acks = new AckBatcher(bus, timeout);
   const settle = async (subject: string, payload: string): Promise<void> => {
     await bus.request(subject, payload, { timeout });
   };
@@ -128,7 +133,7 @@ export function durable(bus: Connection, options: DurableClientOptions = {}): Du
       ackSubject: w.ackSubject,
       string: () => decoder.decode(data),
       json: <T>() => JSON.parse(decoder.decode(data)) as T,
-      ack: () => settle(w.ackSubject, '+ACK'),
+      ack: () => acks.ack(w.ackSubject),
       nak: (o) => settle(w.ackSubject, o?.delayMs !== undefined ? `-NAK ${JSON.stringify({ delayMs: o.delayMs })}` : '-NAK'),
       inProgress: () => settle(w.ackSubject, '+WPI'),
       term: () => settle(w.ackSubject, '+TERM'),

@@ -21,7 +21,12 @@ export const DS = {
   /** Read stored messages without a consumer (inspection, e.g. of a DLQ). */
   STREAM_READ: `${DS_PREFIX}.STREAM.READ`,
   ACK: `${DS_PREFIX}.ACK`,
+  /** `.<consumer>.<stream…>` with payload `+ACK <seq> <seq>…`: many acks, one save (docs/durable.md). */
+  ACK_BATCH: `${DS_PREFIX}.ACKS`,
 } as const;
+
+/** Most sequences one batched ack (`$PLX.DS.ACKS`) carries. */
+export const MAX_ACK_BATCH = 1024;
 
 /** Publisher header: deliver no earlier than this many ms after the message is stored. */
 export const DELAY_HEADER = 'ds-delay-ms';

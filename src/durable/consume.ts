@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection, Message } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { AckBatcher } from './ack-batch.js';
 import type { DurableMessage } from './client.js';
 import { DS, META_HEADER, STATUS_HEADER, type PushMeta } from './config.js';
 import { DEFAULT_HEARTBEAT_MS, MAX_PUSH_CREDIT, type PushGrant, type PushGrantReply } from './push.js';
@@ -66,6 +67,7 @@ class PushConsumer implements MessageStream {
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly sub;
   private readonly onAbort = (): void => void this.close();
+  private readonly acks: AckBatcher;
 
   constructor(
     private readonly bus: Connection,
@@ -78,6 +80,7 @@ class PushConsumer implements MessageStream {
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.auto = options.ack === 'auto';
+    this.acks = new AckBatcher(bus, this.timeoutMs);
     if (!Number.isSafeInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > MAX_PUSH_CREDIT) {
       throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `prefetch must be an integer from 1 to ${MAX_PUSH_CREDIT}`);
     }
@@ -177,7 +180,8 @@ class PushConsumer implements MessageStream {
         this.unsettled--;
         this.maybeRefill();
       }
-      await this.bus.request(meta.ackSubject, payload, { timeout: this.timeoutMs });
+      if (payload === '+ACK') await this.acks.ack(meta.ackSubject);
+      else await this.bus.request(meta.ackSubject, payload, { timeout: this.timeoutMs });
     };
     this.buffer.push({
       seq: meta.seq,

@@ -26,7 +26,7 @@ import { fetchReply, parseFetchRequest, readReply, replyBudget, storeBudget } fr
 import { readJson, writeFileAtomic } from './files.js';
 import { PushSessions, parseGrant } from './push.js';
 import { scheduleHeaders } from './schedule.js';
-import { applyAckVerb, hasDeadLetters, moveDeadLetters } from './settle.js';
+import { applyAckVerb, applyAcks, hasDeadLetters, moveDeadLetters, parseAckBatch } from './settle.js';
 import { startKvCoord, type KvCoord } from './kv-coord.js';
 import { Consumer, DurableStream, Mutex } from './stream.js';
 
@@ -245,6 +245,7 @@ export class DurableService {
       ...this.listen(`${DS.CONSUMER_PUSH}.>`, json(async (b, msg) => this.pushGrant(msg, b))),
       this.bus.serve(DS.STREAM_READ, (msg) => this.read(msg, parseJson(msg))),
       ...this.listen(`${DS.ACK}.>`, (msg) => this.ack(msg)),
+      ...this.listen(`${DS.ACK_BATCH}.>`, (msg) => this.ackBatch(msg)),
     );
   }
 
@@ -411,6 +412,16 @@ export class DurableService {
     const { st, c } = this.consumer(t.slice(6).join('.'), t[3]);
     this.checkReader(st.config.name, msg);
     await applyAckVerb(st, c, seq, msg.data);
+    return '';
+  }
+
+  private async ackBatch(msg: Message): Promise<string> {
+    // $PLX.DS.ACKS.<consumer>.<stream…>
+    const t = msg.subject.split('.');
+    if (t.length < 5) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `bad ack subject ${msg.subject}`);
+    const { st, c } = this.consumer(t.slice(4).join('.'), t[3]);
+    this.checkReader(st.config.name, msg);
+    await applyAcks(st, c, parseAckBatch(msg.data));
     return '';
   }
 

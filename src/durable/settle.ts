@@ -4,6 +4,7 @@
  */
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { decodeHeaders, encodeHeaders } from '../wire/index.js';
+import { MAX_ACK_BATCH } from './config.js';
 import { STORED_DELIVER_AT, STORED_EXPIRES_AT } from './schedule.js';
 import type { Consumer, DurableStream } from './stream.js';
 
@@ -52,6 +53,37 @@ export async function applyAckVerb(st: DurableStream, c: Consumer, seq: number, 
       break;
   }
   throw new PlexusError(ErrorCode.INVALID_ARGUMENT, "ack payload must be '+ACK', '-NAK', '+WPI' or '+TERM'");
+}
+
+/**
+ * Parse a batched ack payload, `+ACK <seq> <seq>…` (decimal, space separated, at most
+ * {@link MAX_ACK_BATCH}); anything else is `PLEXUS_ERR_INVALID_ARGUMENT`.
+ */
+export function parseAckBatch(payload: Uint8Array): number[] {
+  const words = textDecoder.decode(payload).trim().split(/\s+/);
+  if (words[0] !== '+ACK') throw new PlexusError(ErrorCode.INVALID_ARGUMENT, "a batched ack payload is '+ACK <seq> <seq>…'");
+  const seqs = words.slice(1).map(Number);
+  if (seqs.length === 0 || seqs.length > MAX_ACK_BATCH || !seqs.every((s) => Number.isSafeInteger(s) && s > 0)) {
+    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `a batched ack carries 1 to ${MAX_ACK_BATCH} positive sequences`);
+  }
+  return seqs;
+}
+
+/**
+ * Acknowledge every delivery of `seqs` on `c` with one consumer-state save and one
+ * work-queue truncation (what is not pending is skipped, as for a single `+ACK`).
+ */
+export async function applyAcks(st: DurableStream, c: Consumer, seqs: readonly number[]): Promise<void> {
+  let changed = false;
+  for (const seq of seqs) {
+    const p = c.pending.get(seq);
+    if (!p || p.count === 0) continue;
+    c.remove(seq);
+    changed = true;
+  }
+  if (!changed) return;
+  await c.writer.save();
+  await st.applyWorkqueue();
 }
 
 /** Whether `c` has a delivery that used up maxDeliver and whose ack wait passed. */

@@ -126,7 +126,9 @@ export class DurableStream {
   private readonly dedup = new Map<string, { seq: number; at: number }>();
   private readonly inflight = new Map<string, Promise<number>>();
   private waiters = new Set<() => void>();
-  private truncating: Promise<unknown> = Promise.resolve();
+  /** The work-queue truncation running, and the one queued behind it (see applyWorkqueue). */
+  private truncating: Promise<void> | undefined;
+  private truncateNext: Promise<void> | undefined;
 
   private constructor(
     readonly config: StreamConfig,
@@ -242,15 +244,39 @@ export class DurableStream {
     });
   }
 
-  /** Work-queue retention: drop everything every consumer has acknowledged. */
-  async applyWorkqueue(): Promise<void> {
-    if (this.config.retention !== 'workqueue' || this.consumers.size === 0) return;
+  /**
+   * Work-queue retention: drop everything every consumer has acknowledged. Coalesced:
+   * each truncation writes the first-sequence marker (fsync) with appends held, so a burst
+   * of acks runs at most the one in progress plus one more, which uses the floor as it is
+   * when it starts and so covers every ack made before this call.
+   */
+  applyWorkqueue(): Promise<void> {
+    if (this.workqueueFloor() + 1 <= this.log.firstSeq) return Promise.resolve();
+    if (!this.truncating) return this.startTruncate();
+    this.truncateNext ??= this.truncating.then(
+      () => this.startTruncate(),
+      () => this.startTruncate(),
+    );
+    return this.truncateNext;
+  }
+
+  /** The highest sequence every consumer has settled, or 0 when nothing can be dropped. */
+  private workqueueFloor(): number {
+    if (this.config.retention !== 'workqueue' || this.consumers.size === 0) return 0;
     let floor = Infinity;
     for (const c of this.consumers.values()) floor = Math.min(floor, c.ackFloor);
-    if (floor + 1 <= this.log.firstSeq) return;
-    const p = this.truncating.then(() => this.log.truncateBefore(floor + 1));
-    this.truncating = p.catch(() => undefined);
-    await p;
+    return floor;
+  }
+
+  private startTruncate(): Promise<void> {
+    this.truncateNext = undefined;
+    const floor = this.workqueueFloor();
+    const run = floor + 1 > this.log.firstSeq ? this.log.truncateBefore(floor + 1).then(() => undefined) : Promise.resolve();
+    const p = run.finally(() => {
+      if (this.truncating === p) this.truncating = undefined;
+    });
+    this.truncating = p;
+    return p;
   }
 
   info(): StreamInfo {
@@ -264,7 +290,7 @@ export class DurableStream {
   async close(): Promise<void> {
     this.wake();
     for (const c of this.consumers.values()) await c.writer.idle();
-    await this.truncating;
+    while (this.truncating || this.truncateNext) await (this.truncateNext ?? this.truncating)?.catch(() => undefined);
     await this.log.close();
   }
 }
