@@ -4,28 +4,36 @@ import type { ConnectOptions } from '../client/options.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { defaultUrl } from '../transports/index.js';
 
-/** URL schemes served by a backend adapter instead of the embedded protocol. */
-const BACKEND_SCHEMES = ['nats'] as const;
+/** Opens a backend adapter for the given URLs (all of its scheme). */
+type AdapterLoader = (urls: string[], options: ConnectOptions) => Promise<Bus>;
+
+/**
+ * URL schemes served by a backend adapter instead of the embedded protocol. Each adapter
+ * is loaded on demand: it pulls in its optional backend client package.
+ */
+const ADAPTERS: Readonly<Record<string, AdapterLoader>> = {
+  nats: async (urls, options) => (await import('./nats/index.js')).connectNats(urls, options),
+};
 
 /**
  * Connect to any Plexus target and get the core {@link Bus}: the embedded broker's
  * `Connection` for Plexus URLs (`unix://`, `tcp://`, …), a backend adapter for
- * `nats://`. Change the URL, not the code; see docs/backends.md for what each backend
- * can and cannot give. With no URL: `PLEXUS_URL`, else the per-user default socket.
+ * `nats://` (and the other schemes in docs/backends.md). Change the URL, not the code;
+ * see docs/backends.md for what each backend can and cannot give. With no URL:
+ * `PLEXUS_URL`, else the per-user default socket.
  */
 export async function connectBus(url?: string | readonly string[], options: ConnectOptions = {}): Promise<Bus> {
   const urls = url === undefined ? [defaultUrl()] : typeof url === 'string' ? [url] : [...url];
   const schemes = new Set(urls.map((u) => schemeOf(u)));
-  const backend = BACKEND_SCHEMES.find((s) => schemes.has(s));
+  const backend = [...schemes].find((s) => Object.hasOwn(ADAPTERS, s));
   if (backend === undefined) return connect(urls, options);
   if (schemes.size > 1) {
     throw new PlexusError(ErrorCode.INVALID_URL, `cannot mix ${backend}:// with other schemes in one connection: ${urls.join(', ')}`);
   }
-  // Loaded on demand: the adapter pulls in the optional backend client.
-  const { connectNats } = await import('./nats/index.js');
-  return connectNats(urls, options);
+  return ADAPTERS[backend]!(urls, options);
 }
 
+/** The URL's scheme, lower case (`rediss` and `amqps` are their own schemes). */
 function schemeOf(url: string): string {
   const i = url.indexOf('://');
   return i < 0 ? '' : url.slice(0, i).toLowerCase();

@@ -1,2 +1,2 @@
 export { connectBus } from './connect-bus.js';
-export { CAPABILITIES, unsupportedReason, type Backend, type Capability, type Feature } from './capabilities.js';
+export { CAPABILITIES, unsupportedReason, type Backend, type Capability, type Capabilities, type Feature } from './capabilities.js';

@@ -1,0 +1,30 @@
+/** What the embedded broker (with its durable service) gives. Keep in step with docs/backends.md. */
+import type { Capabilities } from './types.js';
+
+export const EMBEDDED: Capabilities = {
+  pubsub: true,
+  wildcards: true,
+  'queue-groups': true,
+  'request-reply': true,
+  'request-deadline': true,
+  'cancel-to-responder': true,
+  'no-responders': true,
+  'responder-gone': true,
+  headers: true,
+  'error-replies': true,
+  identity: true,
+  'identity-unforgeable': true,
+  'subscribe-backpressure': true,
+  queue: true,
+  'queue-redelivery': true,
+  'queue-dlq': true,
+  'queue-dedup': true,
+  'queue-delay': true,
+  mailbox: true,
+  kv: true,
+  'kv-ttl': true,
+  'kv-watch': true,
+  'kv-history': true,
+  lock: true,
+  'lock-fencing': true,
+};

@@ -1,0 +1,30 @@
+/** What the mqtt:// adapter gives. Keep in step with docs/backends.md. */
+import type { Capabilities } from './types.js';
+
+export const MQTT: Capabilities = {
+  pubsub: 'not built yet: the mqtt:// adapter is in progress',
+  wildcards: 'not built yet: the mqtt:// adapter is in progress',
+  'queue-groups': 'not built yet: the mqtt:// adapter is in progress',
+  'request-reply': 'not built yet: the mqtt:// adapter is in progress',
+  'request-deadline': 'not built yet: the mqtt:// adapter is in progress',
+  'cancel-to-responder': 'not built yet: the mqtt:// adapter is in progress',
+  'no-responders': 'not built yet: the mqtt:// adapter is in progress',
+  'responder-gone': 'not built yet: the mqtt:// adapter is in progress',
+  headers: 'not built yet: the mqtt:// adapter is in progress',
+  'error-replies': 'not built yet: the mqtt:// adapter is in progress',
+  identity: 'not built yet: the mqtt:// adapter is in progress',
+  'identity-unforgeable': 'not built yet: the mqtt:// adapter is in progress',
+  'subscribe-backpressure': 'not built yet: the mqtt:// adapter is in progress',
+  queue: 'not built yet: the mqtt:// adapter is in progress',
+  'queue-redelivery': 'not built yet: the mqtt:// adapter is in progress',
+  'queue-dlq': 'not built yet: the mqtt:// adapter is in progress',
+  'queue-dedup': 'not built yet: the mqtt:// adapter is in progress',
+  'queue-delay': 'not built yet: the mqtt:// adapter is in progress',
+  mailbox: 'not built yet: the mqtt:// adapter is in progress',
+  kv: 'not built yet: the mqtt:// adapter is in progress',
+  'kv-ttl': 'not built yet: the mqtt:// adapter is in progress',
+  'kv-watch': 'not built yet: the mqtt:// adapter is in progress',
+  'kv-history': 'not built yet: the mqtt:// adapter is in progress',
+  lock: 'not built yet: the mqtt:// adapter is in progress',
+  'lock-fencing': 'not built yet: the mqtt:// adapter is in progress',
+};
