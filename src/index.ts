@@ -19,6 +19,9 @@ export { spawn, connectParent, announceReady, hasParent, SpawnedChild, type Spaw
 export { openFifoReader, openFifoWriter, FifoReader, FifoWriter, UdpPublisher, UdpReceiver } from './transports/index.js';
 export type { FifoMessage, FifoReaderOptions, FifoWriterOptions, UdpMessage, UdpPublisherOptions, UdpReceiverOptions } from './transports/index.js';
 export type { Headers } from './wire/index.js';
+// The local fast path as a namespace (shared segments, rings, Atomics primitives; docs/local.md):
+// its Semaphore/Barrier would otherwise clash with the durable patterns' names.
+export * as local from './local/index.js';
 // Typed service contracts (docs/services.md).
 export * from './contract/index.js';
 // Patterns over the durable service: KV buckets, locks, semaphores, barriers, condition variables (docs/kv.md, docs/coordination.md).

@@ -201,6 +201,38 @@ export abstract class RingBase {
   }
 
   /**
+   * Every record ready now (up to about `maxBytes` of payload, but always at least one),
+   * copied back to back into one fresh buffer, and their space handed back to the
+   * producer with one store. For byte streams, where record boundaries carry no meaning:
+   * one delivery and one allocation per batch instead of per record. Tags are not kept.
+   * Undefined when no record is ready (see {@link writeClosed} for the end).
+   */
+  tryReadBatch(maxBytes = 256 * 1024): Uint8Array | undefined {
+    this.checkNotHeld();
+    // Payload ready now is at most the bytes between head and tail (headers included).
+    let out = new Uint8Array(Math.max(0, Math.min(this.usedBytes, maxBytes)));
+    let off = 0;
+    let records = 0;
+    for (;;) {
+      // next() publishes the head when nothing is left, so copy each record before asking again.
+      const idx = this.next();
+      if (idx < 0) break;
+      const len = this.i32[idx >> 2]! - 1;
+      if (off + len > out.length) {
+        if (off > 0) break; // the rest waits for the next batch
+        out = new Uint8Array(len); // a single record larger than the bound
+      }
+      const start = idx + RECORD_HEADER_BYTES;
+      out.set(this.copy.subarray(start, start + len), off);
+      off += len;
+      records++;
+      this.advance(idx, align8(RECORD_HEADER_BYTES + len));
+    }
+    this.publishHead();
+    return records === 0 ? undefined : out.subarray(0, off);
+  }
+
+  /**
    * Zero-copy read: a view of the next record's payload, valid until {@link release}.
    * The producer cannot reuse that space until then.
    */

@@ -13,8 +13,8 @@
  * Data: `write()` copies the chunk into the outbound ring (split into records of at most
  * the ring's record limit); when the ring is full the rest stays queued, `write()` returns
  * false, and `drain` follows once the queue has gone into the ring. The reader sleeps in
- * the ring's async wait (addon futex, off the main thread's event loop) and delivers each
- * record as its own chunk. `end()` closes the outbound ring for writing once the queue is
+ * the ring's async wait (addon futex, off the main thread's event loop) and delivers the
+ * records ready at once as one chunk. `end()` closes the outbound ring for writing once the queue is
  * in; the peer reads to the end and closes too. A peer that disappears without ending
  * closes the channel with `PLEXUS_ERR_PEER_DIED`.
  */
