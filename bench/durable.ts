@@ -7,6 +7,7 @@
  *   node dist/bench/durable.js --count=5000 --repeat=1 --sizes=256
  *   node dist/bench/durable.js --window=256 --batch=256 --dir=/path/on/another/disk
  *   node dist/bench/durable.js --only=plexus-always,rabbitmq
+ *   node dist/bench/durable.js --only=plexus-always --profile=/tmp/prof   # V8 profile of the broker process
  *
  * Publish: `count` messages, each acknowledged once stored (Plexus: the publish
  * request's reply after the fsync that covers it; RabbitMQ: publisher confirm;
@@ -23,7 +24,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/index.js';
 import { durable } from '../src/durable/index.js';
-import { startPeer, stopAll, killAllNow } from './lib/proc.js';
+import { setProfileDir, startPeer, stopAll, killAllNow } from './lib/proc.js';
 import { median, ratio, si, table, bytesLabel } from './lib/stats.js';
 import { jetstreamTarget, plexusTarget, rabbitTarget, redisStreamsTarget, type QueueTarget } from './durable/targets.js';
 import { measureKv, plexusKv, redisKv, type KvTarget } from './durable/kv.js';
@@ -36,10 +37,11 @@ interface Args {
   batch: number;
   dir: string;
   only: Kind[] | undefined;
+  profile: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { count: 20_000, repeat: 3, sizes: [256, 4096], window: 256, batch: 256, dir: os.tmpdir(), only: undefined };
+  const a: Args = { count: 20_000, repeat: 3, sizes: [256, 4096], window: 256, batch: 256, dir: os.tmpdir(), only: undefined, profile: undefined };
   for (const arg of argv) {
     const [k, v = ''] = arg.split('=', 2);
     const n = Number(v);
@@ -49,6 +51,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--window') a.window = n;
     else if (k === '--batch') a.batch = n;
     else if (k === '--dir') a.dir = v;
+    else if (k === '--profile') a.profile = v;
     else if (k === '--only') a.only = v.split(',').map((x) => {
         if (!(KINDS as readonly string[]).includes(x) && x !== 'kv') throw new Error(`--only takes ${KINDS.join(',')},kv`);
         return x as Kind;
@@ -73,6 +76,7 @@ const LABEL: Record<Exclude<Kind, 'kv'>, string> = {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const root = await mkdtemp(join(args.dir, 'plexus-durable-bench-'));
+  setProfileDir(args.profile);
   const sock = `unix://${join(root, 'broker.sock')}`;
   const { ready } = await startPeer('broker', 'broker-process.js', { listen: [sock], durable: join(root, 'data') });
   const url = (ready as unknown as { urls: string[] }).urls[0]!;
