@@ -8,7 +8,7 @@ import type { Connection } from '../client/index.js';
 import { ServiceBalancer } from '../discovery/index.js';
 import { contentTypeHeader, type Codec } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { REQUEST_ID_HEADER, callLimits, deadlinePassed, sleep, type CallLimits } from './context.js';
+import { REQUEST_ID_HEADER, callLimits, deadlinePassed, noRelease, sleep, type CallLimits } from './context.js';
 import { methodOf, methodSubject, resolveCodec } from './define.js';
 import { fromCallError } from './errors.js';
 import type { CallOptions, RetryOptions } from './handler-types.js';
@@ -61,6 +61,51 @@ function requestHeaders(user: Readonly<Record<string, string>> | undefined, code
 }
 
 /**
+ * What a unary call resolves once per method rather than once per call: the subject,
+ * codecs, retry policy, default deadline and the content-type header. A typed client
+ * prepares each method when it is made; {@link callMethod} prepares on every call.
+ */
+export interface PreparedMethod {
+  readonly contract: ServiceContract;
+  readonly def: MethodDefinition;
+  /** `<service>.<method>`, for messages. */
+  readonly what: string;
+  readonly subject: string;
+  readonly codecs: CallCodecs;
+  /** The request headers of a call without headers of its own (shared, never mutated). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly retry: Required<RetryOptions> | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly validate: boolean;
+  readonly defaults: CallDefaults;
+}
+
+/**
+ * Resolve a unary method's call state under `defaults`.
+ * @throws PLEXUS_ERR_INVALID_ARGUMENT for an unknown or streaming method or a bad retry policy.
+ */
+export function prepareMethod(contract: ServiceContract, method: string, defaults: CallDefaults = {}): PreparedMethod {
+  const def = methodOf(contract, method);
+  const what = `${contract.name}.${method}`;
+  if (def.stream !== undefined) {
+    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${what} is a ${def.stream}-streaming method: call it through serviceClient`);
+  }
+  const codecs = callCodecs(def, defaults.codec ?? contract.codec);
+  return {
+    contract,
+    def,
+    what,
+    subject: methodSubject(contract, method, defaults.major),
+    codecs,
+    headers: Object.freeze({ [contentTypeHeader]: codecs.request.contentType }),
+    retry: def.idempotent ? resolveRetry(defaults.retry) : undefined,
+    timeoutMs: defaults.timeoutMs ?? def.timeoutMs,
+    validate: defaults.validate ?? true,
+    defaults,
+  };
+}
+
+/**
  * Call a unary method without static types (gateways, bridges, tools). Validates the
  * input (unless `validate: false`), then sends it; see docs/services.md for deadlines,
  * retries and errors.
@@ -68,7 +113,7 @@ function requestHeaders(user: Readonly<Record<string, string>> | undefined, code
  * @throws ServiceError (application errors, `PLEXUS_ERR_VALIDATION`) or PlexusError
  *   (`PLEXUS_ERR_TIMEOUT`, `PLEXUS_ERR_NO_RESPONDERS`, `PLEXUS_ERR_CANCELLED`, …).
  */
-export async function callMethod(
+export function callMethod(
   bus: Connection,
   contract: ServiceContract,
   method: string,
@@ -76,36 +121,44 @@ export async function callMethod(
   options: CallOptions = {},
   defaults: CallDefaults = {},
 ): Promise<unknown> {
-  const def = methodOf(contract, method);
-  const what = `${contract.name}.${method}`;
-  if (def.stream !== undefined) {
-    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${what} is a ${def.stream}-streaming method: call it through serviceClient`);
-  }
-  const codecs = callCodecs(def, options.codec !== undefined ? resolveCodec(options.codec) : (defaults.codec ?? contract.codec));
-  const subject = methodSubject(contract, method, defaults.major);
-  const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? def.timeoutMs;
-  if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1)) {
-    throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeoutMs must be a number of ms from 0 to 2^31-1, got ${timeoutMs}`);
-  }
-  const retry = def.idempotent ? resolveRetry(options.retry ?? defaults.retry) : undefined;
-  const plan: CallPlan = { bus, contract, subject, def, what, options, defaults, codecs, retry, limits: callLimits(timeoutMs, options.signal) };
+  let prepared: PreparedMethod;
   try {
-    return await send(plan, input);
-  } finally {
-    plan.limits.release();
+    prepared = prepareMethod(contract, method, defaults);
+  } catch (err) {
+    return Promise.reject(err);
   }
+  return callPrepared(bus, prepared, input, options);
 }
 
-/** Everything {@link callMethod} resolved before sending. */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
+/**
+ * Call a prepared unary method. The common call (no per-call codec, retry or headers,
+ * outside a handler) allocates only its limits, the request and the reply.
+ */
+export function callPrepared(bus: Connection, m: PreparedMethod, input: unknown, options: CallOptions = NO_OPTIONS): Promise<unknown> {
+  let plan: CallPlan;
+  try {
+    const timeoutMs = options.timeoutMs ?? m.timeoutMs;
+    if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1)) {
+      throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `timeoutMs must be a number of ms from 0 to 2^31-1, got ${timeoutMs}`);
+    }
+    const codecs = options.codec !== undefined ? callCodecs(m.def, resolveCodec(options.codec)) : m.codecs;
+    const retry = m.def.idempotent && options.retry !== undefined ? resolveRetry(options.retry) : m.retry;
+    plan = { bus, m, options, codecs, retry, limits: callLimits(timeoutMs, options.signal) };
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const sent = send(plan, input);
+  // Only calls inside a handler listen to its signal; the rest have nothing to release.
+  return plan.limits.release === noRelease ? sent : sent.finally(plan.limits.release);
+}
+
+/** Everything {@link callPrepared} resolved before sending. */
 interface CallPlan {
   readonly bus: Connection;
-  readonly contract: ServiceContract;
-  readonly subject: string;
-  readonly def: MethodDefinition;
-  /** `<service>.<method>`, for messages. */
-  readonly what: string;
+  readonly m: PreparedMethod;
   readonly options: CallOptions;
-  readonly defaults: CallDefaults;
   readonly codecs: CallCodecs;
   readonly retry: Required<RetryOptions> | undefined;
   readonly limits: CallLimits;
@@ -113,19 +166,24 @@ interface CallPlan {
 
 /** Validate, encode, send (with retries), decode. */
 async function send(plan: CallPlan, input: unknown): Promise<unknown> {
-  const { bus, contract, subject, def, what, options, defaults, codecs, retry, limits } = plan;
+  const { bus, m, options, codecs, retry, limits } = plan;
+  const { def, what } = m;
   if (limits.signal?.aborted) throw limits.signal.reason;
 
   let value = input;
-  if (options.validate ?? defaults.validate ?? true) {
+  if (options.validate ?? m.validate) {
     // Most schemas validate synchronously: no extra promise turn for them.
     value = validateWith(def.input, input, 'input', what);
     if (isPromiseLike(value)) value = await value;
   }
   const payload = codecs.request.encode(value);
-  const headers = requestHeaders(options.headers, codecs.request, limits.requestId);
+  const headers =
+    options.headers === undefined && limits.requestId === undefined && codecs === m.codecs
+      ? m.headers
+      : requestHeaders(options.headers, codecs.request, limits.requestId);
   const attempts = retry?.attempts ?? 1;
-  const balancer = defaults.balancer ?? (options.balance !== undefined ? new ServiceBalancer(bus, contract.name) : undefined);
+  const balancer = m.defaults.balancer ?? (options.balance !== undefined ? new ServiceBalancer(bus, m.contract.name) : undefined);
+  const routed = balancer?.needsRouting(options.balance) === true;
 
   for (let attempt = 0; ; attempt++) {
     let timeout: number | undefined;
@@ -135,14 +193,9 @@ async function send(plan: CallPlan, input: unknown): Promise<unknown> {
       timeout = Math.ceil(remaining);
     }
     // Each attempt routes again: a retry after RESPONDER_GONE goes to an instance still there.
-    const route = balancer?.needsRouting(options.balance) ? await balancer.route(subject, options.balance).catch((err: unknown) => Promise.reject(fromCallError(err))) : undefined;
+    const route = routed ? await balancer!.route(m.subject, options.balance).catch((err: unknown) => Promise.reject(fromCallError(err))) : undefined;
     try {
-      const reply = await bus.request(route?.subject ?? subject, payload, {
-        ...(timeout !== undefined ? { timeout } : {}),
-        ...(limits.signal ? { signal: limits.signal } : {}),
-        headers,
-        idempotent: def.idempotent === true,
-      });
+      const reply = await bus.request(route?.subject ?? m.subject, payload, { timeout, signal: limits.signal, headers, idempotent: def.idempotent === true });
       route?.release();
       return codecs.reply.decode(reply.data);
     } catch (err) {

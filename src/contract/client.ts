@@ -6,7 +6,7 @@ import type { Connection } from '../client/index.js';
 import type { Codec } from '../codec/index.js';
 import { ServiceBalancer, type BalanceStrategy } from '../discovery/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
-import { callMethod, type CallDefaults } from './call.js';
+import { callPrepared, prepareMethod, type CallDefaults } from './call.js';
 import { isServiceContract, majorOfRange, resolveCodec } from './define.js';
 import { callClientStream, callServerStream } from './stream-call.js';
 import type { CallOptions, RetryOptions, ServiceClient } from './handler-types.js';
@@ -60,7 +60,9 @@ export function serviceClient<C extends ServiceContract>(bus: Connection, contra
       client[name] = (inputs: AsyncIterable<unknown> | Iterable<unknown>, callOptions?: CallOptions) =>
         callClientStream(bus, contract, name, inputs, callOptions, defaults);
     } else {
-      client[name] = (input: unknown, callOptions?: CallOptions) => callMethod(bus, contract, name, input, callOptions, defaults);
+      // Resolved once here, not on every call (subject, codecs, retry policy, headers).
+      const prepared = prepareMethod(contract, name, defaults);
+      client[name] = (input: unknown, callOptions?: CallOptions) => callPrepared(bus, prepared, input, callOptions);
     }
   }
   return Object.freeze(client) as ServiceClient<C>;

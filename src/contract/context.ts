@@ -67,9 +67,9 @@ export function currentCall(): AmbientCall | undefined {
   return storage.getStore();
 }
 
-/** Run `fn` with `ctx` as the ambient call context. */
-export function runWithCall<T>(ctx: AmbientCall, fn: () => T): T {
-  return storage.run(ctx, fn);
+/** Run `fn(...args)` with `ctx` as the ambient call context (arguments passed through, so callers need no closure). */
+export function runWithCall<A extends unknown[], T>(ctx: AmbientCall, fn: (...args: A) => T, ...args: A): T {
+  return storage.run(ctx, fn, ...args);
 }
 
 function makeLogger(sink: LogSink, base: Readonly<Record<string, unknown>>): ServiceLogger {
@@ -130,6 +130,9 @@ export interface CallLimits {
 }
 
 const noop = (): void => {};
+
+/** The `release` of limits that listen to nothing (lets callers skip a `finally`). */
+export const noRelease: () => void = noop;
 
 /**
  * Combine a call's own timeout and signal with the ambient handler's: the earlier

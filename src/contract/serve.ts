@@ -72,36 +72,62 @@ export interface ServiceServer {
   readonly closed: Promise<void>;
 }
 
-/** Serve one unary request. */
+/**
+ * Serve one unary request. Synchronous end to end when the schemas and the handler are:
+ * a plain handler costs no promise, and the reply goes out in the same turn.
+ */
 function serveUnary(rt: MethodRuntime, msg: Message, core: RequestContext): Promise<Uint8Array> | Uint8Array {
   const started = performance.now();
   const headers = msg.headers;
   const ctx = new RequestHandlerContext(core, headers, rt.what, rt.sink);
   rt.stats.requests++;
-  const run = async (codec: Codec, input: unknown): Promise<Uint8Array> => {
-    try {
-      let value = input;
-      if (rt.validate) value = await validateWith(rt.def.input, input, 'input', rt.what);
-      let out = await runWithCall(ctx, () => rt.handler(value, ctx));
-      if (rt.validate) out = await validateWith(rt.def.output, out, 'output', rt.what);
-      const bytes = replyCodec(rt.def, codec).encode(out);
-      rt.stats.totalMs += performance.now() - started;
-      return bytes;
-    } catch (err) {
-      rt.stats.totalMs += performance.now() - started;
-      throw failRequest(rt, ctx, err);
-    }
-  };
-  let codec: Codec;
-  let input: unknown;
   try {
-    codec = requestCodec(headers, rt.fallback, rt.registry);
-    input = codec.decode(msg.data);
+    const codec = requestCodec(headers, rt.fallback, rt.registry);
+    let value = codec.decode(msg.data);
+    if (rt.validate) {
+      value = validateWith(rt.def.input, value, 'input', rt.what);
+      if (isPromiseLike(value)) {
+        const input = value;
+        return finishAsync(rt, ctx, codec, started, (async () => runWithCall(ctx, rt.handler, await input, ctx))());
+      }
+    }
+    const out = runWithCall(ctx, rt.handler, value, ctx);
+    if (isPromiseLike(out)) return finishAsync(rt, ctx, codec, started, out);
+    const bytes = encodeReply(rt, codec, out, started);
+    return isPromiseLike(bytes) ? finishAsync(rt, ctx, codec, started, undefined, bytes) : bytes;
   } catch (err) {
     rt.stats.totalMs += performance.now() - started;
     throw failRequest(rt, ctx, err);
   }
-  return run(codec, input);
+}
+
+/** Validate the output (unless off) and encode the reply; counts the time on success. */
+function encodeReply(rt: MethodRuntime, codec: Codec, out: unknown, started: number): Uint8Array | Promise<Uint8Array> {
+  const encode = (value: unknown): Uint8Array => {
+    const bytes = replyCodec(rt.def, codec).encode(value);
+    rt.stats.totalMs += performance.now() - started;
+    return bytes;
+  };
+  if (!rt.validate) return encode(out);
+  const valid = validateWith(rt.def.output, out, 'output', rt.what);
+  return isPromiseLike(valid) ? Promise.resolve(valid).then(encode) : encode(valid);
+}
+
+/** The async tail of {@link serveUnary}: await the handler's result (or the encoded reply), then report a failure as its wire error. */
+async function finishAsync(
+  rt: MethodRuntime,
+  ctx: RequestHandlerContext,
+  codec: Codec,
+  started: number,
+  out: PromiseLike<unknown> | undefined,
+  bytes?: Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  try {
+    return await (bytes ?? encodeReply(rt, codec, await out, started));
+  } catch (err) {
+    rt.stats.totalMs += performance.now() - started;
+    throw failRequest(rt, ctx, err);
+  }
 }
 
 function checkImpl(contract: ServiceContract, impl: object): void {
