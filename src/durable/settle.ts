@@ -26,7 +26,7 @@ export async function applyAckVerb(st: DurableStream, c: Consumer, seq: number, 
       // save would make every ack wait for its own file write in turn.
       c.remove(seq);
       await c.writer.save();
-      await st.applyWorkqueue();
+      st.trimWorkqueue();
       return;
     }
     case '-NAK': {
@@ -70,8 +70,8 @@ export function parseAckBatch(payload: Uint8Array): number[] {
 }
 
 /**
- * Acknowledge every delivery of `seqs` on `c` with one consumer-state save and one
- * work-queue truncation (what is not pending is skipped, as for a single `+ACK`).
+ * Acknowledge every delivery of `seqs` on `c` with one consumer-state save (what is not
+ * pending is skipped, as for a single `+ACK`), then start a work-queue trim.
  */
 export async function applyAcks(st: DurableStream, c: Consumer, seqs: readonly number[]): Promise<void> {
   let changed = false;
@@ -83,7 +83,7 @@ export async function applyAcks(st: DurableStream, c: Consumer, seqs: readonly n
   }
   if (!changed) return;
   await c.writer.save();
-  await st.applyWorkqueue();
+  st.trimWorkqueue();
 }
 
 /** Whether `c` has a delivery that used up maxDeliver and whose ack wait passed. */

@@ -244,6 +244,19 @@ export class DurableStream {
     });
   }
 
+  /** Where failures of background work (work-queue trims) go; the service sets it. */
+  onError: (err: unknown) => void = () => undefined;
+
+  /**
+   * Start a work-queue trim without waiting for it. An ack is durable once the consumer
+   * state is saved; removing the acked messages is housekeeping (it holds appends for a
+   * marker fsync), so acks do not wait for it. A trim that failed or was cut short by a
+   * crash is redone by the next ack and when the service starts.
+   */
+  trimWorkqueue(): void {
+    this.applyWorkqueue().catch((err: unknown) => this.onError(err));
+  }
+
   /**
    * Work-queue retention: drop everything every consumer has acknowledged. Coalesced:
    * each truncation writes the first-sequence marker (fsync) with appends held, so a burst

@@ -28,10 +28,9 @@ void describe('durable service: batched acks', () => {
     await Promise.all(msgs.map((m) => m.ack()));
     const info = await f.ds.consumerInfo('wq', 'c');
     assert.deepEqual(info.state, { delivered: 20, ackFloor: 20, pending: 0, scheduled: 0 });
-    // The ack resolved after the work-queue truncation: nothing is left stored.
-    const st = await f.ds.streamInfo('wq');
-    assert.equal(st.state.messages, 0);
-    assert.equal(st.state.firstSeq, 21);
+    // The work-queue trim follows in the background: nothing is left stored.
+    await waitFor(async () => (await f.ds.streamInfo('wq')).state.messages === 0, 3000, 'trimmed');
+    assert.equal((await f.ds.streamInfo('wq')).state.firstSeq, 21);
     await waitFor(() => seen.length >= 1, 3000, 'spy saw the batch');
     assert.deepEqual(seen, [`$PLX.DS.ACKS.c.wq +ACK ${msgs.map((m) => m.seq).join(' ')}`]);
     // Saved: after a restart nothing comes back.
@@ -89,11 +88,29 @@ void describe('durable service: batched acks', () => {
     const msgs = await f.ds.fetch('wq', 'c', { batch: 30 });
     // Every ack on its own subject: 30 concurrent truncations coalesce into few.
     await Promise.all(msgs.slice(0, 25).map((m) => f.bus.request(m.ackSubject, '+ACK')));
-    let st = await f.ds.streamInfo('wq');
-    assert.equal(st.state.firstSeq, 26);
-    assert.equal(st.state.messages, 5);
+    await waitFor(async () => (await f.ds.streamInfo('wq')).state.firstSeq === 26, 3000, 'trimmed to 26');
+    assert.equal((await f.ds.streamInfo('wq')).state.messages, 5);
     await Promise.all(msgs.slice(25).map((m) => f.bus.request(m.ackSubject, '+ACK')));
-    st = await f.ds.streamInfo('wq');
-    assert.equal(st.state.messages, 0);
+    await waitFor(async () => (await f.ds.streamInfo('wq')).state.messages === 0, 3000, 'trimmed to empty');
+    assert.equal((await f.ds.streamInfo('wq')).state.firstSeq, 31);
+  });
+
+  void it('a trim a crash cut short is redone when the service starts', async (t) => {
+    const f = await durableFixture(t);
+    await f.ds.createStream({ name: 'wq', subjects: ['wq.x'], retention: 'workqueue' });
+    await f.ds.createConsumer({ stream: 'wq', name: 'c' });
+    for (let i = 0; i < 5; i++) await f.ds.publish('wq.x', `m${i}`);
+    const msgs = await f.ds.fetch('wq', 'c', { batch: 5 });
+    // Save the acks without trimming, as if the service died between the two.
+    const svc = f.service as unknown as { streams: Map<string, { trimWorkqueue(): void }> };
+    const st = svc.streams.get('wq')!;
+    const trim = st.trimWorkqueue;
+    st.trimWorkqueue = () => undefined;
+    await Promise.all(msgs.map((m) => m.ack()));
+    assert.equal((await f.ds.streamInfo('wq')).state.messages, 5, 'acked but not trimmed yet');
+    st.trimWorkqueue = trim;
+    await f.restart();
+    await waitFor(async () => (await f.ds.streamInfo('wq')).state.messages === 0, 3000, 'trimmed at start');
+    assert.equal((await f.ds.streamInfo('wq')).state.firstSeq, 6);
   });
 });
