@@ -7,11 +7,12 @@ import { test } from 'node:test';
 import { unsupportedReason } from '../../src/index.js';
 import { Cleanup } from '../helpers/plexus.js';
 import { CASES } from './cases.js';
+import { DURABLE_CASES } from './durable-cases.js';
 import type { Target } from './targets.js';
 
 /** Register every case for `target`. */
 export function runConformance(target: Target): void {
-  for (const c of CASES) {
+  for (const c of [...CASES, ...DURABLE_CASES]) {
     test(`[${target.backend}] ${c.name}`, async (t) => {
       const reason = unsupportedReason(target.backend, c.feature);
       if (reason !== undefined) {

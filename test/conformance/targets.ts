@@ -6,7 +6,9 @@
 import { connect as tcpConnect } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { connectBus, type Backend, type Bus, type ConnectOptions } from '../../src/index.js';
-import { Cleanup, startTestBroker } from '../helpers/plexus.js';
+import { join } from 'node:path';
+import { startBroker } from '../../src/server/index.js';
+import { Cleanup, tempDir } from '../helpers/plexus.js';
 
 /** A live target for one test. */
 export interface TargetSession {
@@ -14,6 +16,8 @@ export interface TargetSession {
   connect(options?: ConnectOptions): Promise<Bus>;
   /** A subject prefix no other test uses (`conf.<uuid>`). */
   readonly prefix: string;
+  /** A queue / mailbox / bucket / lock name no other test uses (`c<hex>`). */
+  readonly name: string;
 }
 
 export interface Target {
@@ -21,9 +25,12 @@ export interface Target {
   open(cleanup: Cleanup): Promise<TargetSession>;
 }
 
-function session(cleanup: Cleanup, url: string): TargetSession {
+/** A session on `url`: fresh names, clients closed when the test ends. */
+export function session(cleanup: Cleanup, url: string): TargetSession {
+  const id = randomUUID().replaceAll('-', '');
   return {
-    prefix: `conf.${randomUUID().replaceAll('-', '')}`,
+    prefix: `conf.${id}`,
+    name: `c${id.slice(0, 24)}`,
     async connect(options: ConnectOptions = {}) {
       const bus = await connectBus(url, { timeoutMs: 3000, ...options });
       cleanup.defer(() => bus.close());
@@ -35,8 +42,11 @@ function session(cleanup: Cleanup, url: string): TargetSession {
 export const embeddedTarget: Target = {
   backend: 'embedded',
   async open(cleanup) {
-    const { url } = await startTestBroker(cleanup, { via: 'unix' });
-    return session(cleanup, url);
+    // The broker with its embedded durable service, as `plexus broker` runs it.
+    const dir = await tempDir(cleanup, 'plexus-conf-');
+    const server = await startBroker({ listen: [`unix://${join(dir, 'b.sock')}`], durable: { dir: join(dir, 'data') } });
+    cleanup.defer(() => server.close({ drainMs: 200 }));
+    return session(cleanup, server.urls[0]!);
   },
 };
 
