@@ -6,6 +6,7 @@
  * nobody polls; a caller that cancels or disconnects leaves the queue at once (the
  * broker forwards that as a cancel). See docs/coordination.md.
  */
+import { join } from 'node:path';
 import type { Connection, Message, RequestContext, Subscription } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import {
@@ -22,14 +23,9 @@ import {
   intField,
   type AcquireReply,
 } from './coord-config.js';
+import { Barriers, held } from './coord-barriers.js';
 import { Leases, type LeaseKind } from './coord-leases.js';
 import type { Fence } from './kv-config.js';
-
-interface BarrierState {
-  readonly parties: number;
-  generation: number;
-  readonly arrived: Map<string, (released: boolean) => void>;
-}
 
 type CondWaiter = (notified: boolean) => void;
 
@@ -49,38 +45,21 @@ function body(msg: Message): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Wait on `register`ed callbacks up to `ms` or until `signal`; `leave` removes the callback. */
-function held<T>(ms: number, signal: AbortSignal, onTimeout: T, register: (done: (v: T) => void) => () => void): Promise<T> {
-  return new Promise<T>((resolve) => {
-    let leave: () => void = () => undefined;
-    const done = (v: T): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', gone);
-      resolve(v);
-    };
-    const gone = (): void => {
-      leave();
-      done(onTimeout);
-    };
-    const timer = setTimeout(gone, ms);
-    signal.addEventListener('abort', gone, { once: true });
-    leave = register(done);
-    if (signal.aborted) gone();
-  });
-}
-
 /** Locks, semaphores, barriers and condition variables of one service. */
 export class CoordService {
-  private readonly barriers = new Map<string, BarrierState>();
   private readonly conds = new Map<string, CondWaiter[]>();
   private sub: Subscription | undefined;
   private closing = false;
 
-  private constructor(readonly leases: Leases) {}
+  private constructor(
+    readonly leases: Leases,
+    private readonly barriers: Barriers,
+  ) {}
 
-  /** Load leases from `<dir>/coord` and start answering `$PLX.CO.>`. */
+  /** Load leases and barrier generations from `<dir>/coord` and start answering `$PLX.CO.>`. */
   static async start(bus: Connection, dir: string, onError: (err: unknown) => void): Promise<CoordService> {
-    const svc = new CoordService(await Leases.open(dir, onError));
+    const leases = await Leases.open(dir, onError);
+    const svc = new CoordService(leases, await Barriers.open(join(dir, 'coord')));
     svc.sub = bus.serve(`${CO_PREFIX}.>`, (msg, ctx) => svc.handle(msg, ctx), { queue: '_co' });
     return svc;
   }
@@ -125,47 +104,13 @@ export class CoordService {
           break;
       }
     } else if (kind === CoKind.BARRIER && op === CoOp.WAIT) {
-      return this.barrierWait(name, intField(b, 'parties', 1, MAX_PERMITS), checkOwner(b.party, 'party'), wait, signal);
+      return this.barriers.wait(name, intField(b, 'parties', 1, MAX_PERMITS), checkOwner(b.party, 'party'), wait, signal);
     } else if (kind === CoKind.COND && op === CoOp.WAIT) {
       return this.condWait(name, b, wait, signal);
     } else if (kind === CoKind.COND && op === CoOp.NOTIFY) {
       return this.condNotify(name, b.all === true);
     }
     throw bad(`unknown coordination operation ${String(kind)}.${String(op)}`);
-  }
-
-  // ---- barriers ---------------------------------------------------------------------
-
-  /**
-   * Arrive at barrier `name` of `parties` and wait until that many are there: all are
-   * answered together with the generation they completed. A party that times out or
-   * goes away leaves, so the count never includes someone who is not waiting.
-   */
-  private async barrierWait(name: string, parties: number, party: string, wait: number, signal: AbortSignal): Promise<unknown> {
-    let b = this.barriers.get(name);
-    if (b && b.parties !== parties) {
-      throw new PlexusError(ErrorCode.DURABLE_EXISTS, `barrier ${name} is waiting for ${b.parties} parties, not ${parties}`, { details: { name, parties: b.parties } });
-    }
-    if (!b) this.barriers.set(name, (b = { parties, generation: 1, arrived: new Map() }));
-    const state = b;
-    if (!state.arrived.has(party) && state.arrived.size >= MAX_WAITERS) throw bad(`more than ${MAX_WAITERS} parties waiting on barrier ${name}`);
-    const generation = state.generation;
-    const released = await held(wait, signal, false, (done) => {
-      state.arrived.get(party)?.(false); // the same party asked again: its older request ends
-      state.arrived.set(party, done);
-      if (state.arrived.size >= state.parties) {
-        const all = [...state.arrived.values()];
-        state.arrived.clear();
-        state.generation++;
-        this.barriers.delete(name);
-        for (const d of all) d(true);
-      }
-      return () => {
-        if (state.arrived.get(party) === done) state.arrived.delete(party);
-        if (state.arrived.size === 0 && this.barriers.get(name) === state) this.barriers.delete(name);
-      };
-    });
-    return released ? { released: true, generation } : { released: false };
   }
 
   // ---- condition variables ----------------------------------------------------------
@@ -216,8 +161,7 @@ export class CoordService {
     if (this.closing) return;
     this.closing = true;
     this.sub?.unsubscribe();
-    for (const b of this.barriers.values()) for (const d of b.arrived.values()) d(false);
-    this.barriers.clear();
+    await this.barriers.close();
     for (const list of this.conds.values()) for (const w of list) w(false);
     this.conds.clear();
     await this.leases.close();
