@@ -5,7 +5,7 @@
  */
 import { backoffDelay } from '../client/backoff.js';
 import type { Connection } from '../client/index.js';
-import { ServiceBalancer } from '../discovery/index.js';
+import { ServiceBalancer } from '../discovery/balance.js';
 import { contentTypeHeader, type Codec } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { REQUEST_ID_HEADER, callLimits, deadlinePassed, noRelease, sleep, type CallLimits } from './context.js';

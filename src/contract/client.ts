@@ -4,7 +4,7 @@
  */
 import type { Connection } from '../client/index.js';
 import type { Codec } from '../codec/index.js';
-import { ServiceBalancer, type BalanceStrategy } from '../discovery/index.js';
+import { ServiceBalancer, type BalanceStrategy } from '../discovery/balance.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { callPrepared, prepareMethod, type CallDefaults } from './call.js';
 import { isServiceContract, majorOfRange, resolveCodec } from './define.js';

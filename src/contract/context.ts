@@ -4,8 +4,6 @@
  * call made inside it inherits the remaining time and the abort signal. A call's own
  * options can shorten the deadline, never extend it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../client/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 
@@ -60,7 +58,26 @@ export interface AmbientCall {
   readonly requestId: string;
 }
 
-const storage = new AsyncLocalStorage<AmbientCall>();
+/**
+ * Where the ambient call lives: AsyncLocalStorage on Node (installed by ./ambient-node.js,
+ * which serving imports), none in a browser, whose calls then simply inherit nothing.
+ * A seam so this module, and the client side with it, needs no Node built-in.
+ */
+export interface AmbientStorage {
+  getStore(): AmbientCall | undefined;
+  run<A extends unknown[], T>(ctx: AmbientCall, fn: (...args: A) => T, ...args: A): T;
+}
+
+const noStorage: AmbientStorage = {
+  getStore: () => undefined,
+  run: (_ctx, fn, ...args) => fn(...args),
+};
+let storage: AmbientStorage = noStorage;
+
+/** Install the ambient storage (once, by the Node side). */
+export function setAmbientStorage(s: AmbientStorage): void {
+  storage = s;
+}
 
 /** The context of the handler this code runs inside, if any. */
 export function currentCall(): AmbientCall | undefined {
@@ -99,7 +116,7 @@ export class RequestHandlerContext implements HandlerContext, AmbientCall {
 
   /** The caller's id, or one made on first use (most requests never need one). */
   get requestId(): string {
-    return (this.id ??= randomUUID());
+    return (this.id ??= globalThis.crypto.randomUUID());
   }
 
   get deadline(): number | undefined {

@@ -1,6 +1,6 @@
 /** Types of service implementations and typed clients, inferred from a contract. */
 import type { Codec } from '../codec/index.js';
-import type { BalanceStrategy } from '../discovery/index.js';
+import type { BalanceStrategy } from '../discovery/balance.js';
 import type { HandlerContext } from './context.js';
 import type { CallInput, CallOutput, CodecName, HandlerInput, HandlerOutput, MethodDefinition, ServiceContract } from './types.js';
 

@@ -2,6 +2,8 @@
  * Typed service contracts (issue 5 §1): define a service once with Standard Schema
  * types, serve it, call it with inferred types. See docs/services.md.
  */
+// Node entry: handlers get AsyncLocalStorage, so calls inside them inherit deadlines.
+import './ambient-node.js';
 export type { StandardSchemaV1, ValidationIssue } from './standard-schema.js';
 export { isStandardSchema } from './standard-schema.js';
 export type {

@@ -5,6 +5,7 @@
  * call context (so its own calls inherit deadline and cancellation), validate the
  * output, encode the reply in the request's codec.
  */
+import './ambient-node.js';
 import { randomUUID } from 'node:crypto';
 import type { Connection, Message, RequestContext, RequestHandler, Subscription } from '../client/index.js';
 import type { Codec } from '../codec/index.js';

@@ -6,6 +6,7 @@
  * The caller resetting the stream (break, cancel, deadline, disconnect) aborts the
  * handler's signal.
  */
+import './ambient-node.js';
 import type { PlexusStream, RequestContext } from '../client/index.js';
 import type { Codec } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';

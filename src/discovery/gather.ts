@@ -3,7 +3,8 @@
  * answer that arrives within the timeout (or until enough have). Used for `$SRV` verbs
  * and intents sent to all handlers.
  */
-import { Message, type Connection, type Payload } from '../client/index.js';
+import type { Connection, Payload } from '../client/index.js';
+import { Message } from '../client/message.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
 import { Flag, FrameType, type Frame } from '../wire/index.js';
 
