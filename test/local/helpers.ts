@@ -206,3 +206,30 @@ export function runNode(cleanup: Cleanup, args: string[], options: { env?: NodeJ
     });
   });
 }
+
+/** A child process holding a lock (or permits) until it is killed. */
+export interface Holder {
+  readonly pid: number;
+  readonly exited: Promise<unknown>;
+}
+
+/**
+ * Starts fixture `name` (which prints `locked` once it holds what it should) and waits for
+ * that; the child is SIGKILLed (by PID) at cleanup if still running.
+ */
+export function startHolder(cleanup: Cleanup, name: string, args: string[]): Promise<Holder> {
+  const p = spawn(process.execPath, [fixture(name), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => p.once('exit', resolve));
+  cleanup.defer(async () => {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await exited;
+  });
+  return within(
+    new Promise((resolve, reject) => {
+      p.stdout.setEncoding('utf8').on('data', (s: string) => s.includes('locked') && resolve({ pid: p.pid!, exited }));
+      p.once('exit', (code) => reject(new Error(`${name} exited with ${code} before holding`)));
+    }),
+    10_000,
+    `${name} holding`,
+  );
+}

@@ -4,26 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { ErrorCode } from '../../src/errors/index.js';
 import { RWLock, SharedSegment } from '../../src/local/index.js';
-import { Cleanup, delay, fixture, needsShm, uniqueName, within } from './helpers.js';
+import { Cleanup, delay, needsShm, startHolder, uniqueName, within, type Holder } from './helpers.js';
 
-function holdWriteLock(cleanup: Cleanup, segment: string): Promise<{ pid: number; exited: Promise<unknown> }> {
-  const p = spawn(process.execPath, [fixture('rwlock-hold.js'), segment], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => p.once('exit', resolve));
-  cleanup.defer(async () => {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await exited;
-  });
-  return within(
-    new Promise((resolve, reject) => {
-      p.stdout.setEncoding('utf8').on('data', (s: string) => s.includes('locked') && resolve({ pid: p.pid!, exited }));
-      p.once('exit', (code) => reject(new Error(`holder exited with ${code} before locking`)));
-    }),
-    10_000,
-    'the holder locking',
-  );
+function holdWriteLock(cleanup: Cleanup, segment: string): Promise<Holder> {
+  return startHolder(cleanup, 'rwlock-hold.js', [segment]);
 }
 
 test('RWLock: a writer SIGKILLed holding it — a waiting writer takes it over with ownerDied, a waiting reader releases it', async (t) => {
