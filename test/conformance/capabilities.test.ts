@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CAPABILITIES } from '../../src/index.js';
 
 // Compiled to dist/test/conformance/: the repository root is three levels up.
@@ -17,4 +19,9 @@ test('docs/backends.md states every unsupported feature with the same reason as 
     }
   }
   assert.ok(unsupported > 0, 'the table declares something unsupported (else this test proves nothing)');
+});
+
+test('the capability tables in README.md and docs/backends.md are the ones the suite reads', () => {
+  const r = spawnSync(process.execPath, ['scripts/capability-table.mjs', '--check'], { cwd: fileURLToPath(root), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
 });
