@@ -5,6 +5,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const root = 'dist/test';
 const files = [];
@@ -25,13 +27,48 @@ if (selected.length === 0) {
 // it runs after everything else, alone, with its own time limit.
 const proof = selected.filter((f) => f.includes(`${join('test', 'proof')}/`) || f.includes('/proof/'));
 const regular = selected.filter((f) => !proof.includes(f));
+// Each run also writes TAP to a temp file, read back for the per-backend summary at the end.
+const tapDir = mkdtempSync(join(tmpdir(), 'plexus-tap-'));
+let runs = 0;
+function run(args) {
+  const tap = join(tapDir, `run-${runs++}.tap`);
+  const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`];
+  const r = spawnSync(process.execPath, ['--test', ...reporters, ...args], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
 let status = 0;
-if (regular.length > 0) {
-  const r = spawnSync(process.execPath, ['--test', '--test-timeout=120000', '--test-concurrency=2', ...regular], { stdio: 'inherit' });
-  status = r.status ?? 1;
-}
-if (proof.length > 0) {
-  const r = spawnSync(process.execPath, ['--test', '--test-timeout=660000', '--test-concurrency=1', ...proof], { stdio: 'inherit' });
-  status ||= r.status ?? 1;
-}
+if (regular.length > 0) status = run(['--test-timeout=120000', '--test-concurrency=2', ...regular]);
+if (proof.length > 0) status ||= run(['--test-timeout=660000', '--test-concurrency=1', ...proof]);
+printBackendSummary();
+rmSync(tapDir, { recursive: true, force: true });
 process.exit(status);
+
+/**
+ * Which backend tests ran: conformance tests are named `[<backend>] …`; a skip carries
+ * `not supported by <backend>: <reason>`. Printed last so CI logs say it plainly.
+ */
+function printBackendSummary() {
+  const tally = new Map();
+  for (let i = 0; i < runs; i++) {
+    let text = '';
+    try {
+      text = readFileSync(join(tapDir, `run-${i}.tap`), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const m = /^\s*(ok|not ok) \d+ - \[([a-z]+)\] /.exec(line);
+      if (!m) continue;
+      const t = tally.get(m[2]) ?? { passed: 0, failed: 0, unsupported: 0 };
+      if (/# SKIP not supported by /.test(line)) t.unsupported++;
+      else if (m[1] === 'ok') t.passed++;
+      else t.failed++;
+      tally.set(m[2], t);
+    }
+  }
+  if (tally.size === 0) return;
+  console.log('\n# backend conformance: which backend tests ran');
+  for (const [backend, t] of [...tally].sort()) {
+    console.log(`#   ${backend.padEnd(9)} ${t.passed} passed, ${t.failed} failed, ${t.unsupported} reported "not supported by ${backend}"`);
+  }
+}
