@@ -17,6 +17,7 @@ import { KvEntryCache } from './kv-cache.js';
 import { decodeHeaders, subjectMatches } from '../wire/index.js';
 import { writeFileAtomic } from './files.js';
 import { KV_HEADERS, MAX_KEYS, type Fence, type KvBucketConfig, type KvRecordOp, type WireKvEntry } from './kv-config.js';
+import { PURGE_COMPACT_DELAY_MS, PurgedMark, TOMBSTONE_CHECK_MAX_MS, forgetAt } from './kv-tombstones.js';
 import { KvWriteQueue, type KeyView, type KvWrite, type KvWriteResult } from './kv-writes.js';
 
 /** Checks a write's fence; throws PLEXUS_ERR_FENCE_STALE when it is not the lock's live lease. */
@@ -49,12 +50,15 @@ export class KvBucket {
   private liveRevisions = 0;
   private compacting = false;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private tombstoneTimer: ReturnType<typeof setTimeout> | undefined;
+  private tombstoneAt = Infinity;
   private closed = false;
 
   private constructor(
     readonly config: KvBucketConfig,
     readonly dir: string,
     readonly log: Log,
+    private readonly purged: PurgedMark,
     fenceCheck: FenceCheck,
     private readonly onError: (err: unknown) => void,
   ) {
@@ -74,14 +78,16 @@ export class KvBucket {
       await writeFileAtomic(join(dir, 'bucket.json'), JSON.stringify(config));
     }
     const log = await openLog(join(dir, 'log'), { fsync: config.fsync, segmentBytes: SEGMENT_BYTES, maxRecordBytes: config.maxValueBytes + 64 * 1024 });
-    const b = new KvBucket(config, dir, log, fenceCheck, onError);
+    let b: KvBucket;
     try {
+      b = new KvBucket(config, dir, log, await PurgedMark.load(dir), fenceCheck, onError);
       await b.rebuild();
     } catch (err) {
       await log.close().catch(() => undefined);
       throw err;
     }
     b.scheduleSweep(0);
+    b.scheduleTombstones();
     return b;
   }
 
@@ -115,6 +121,11 @@ export class KvBucket {
     if (!st) {
       st = { revision: 0, op, createdAt: created, updatedAt: r.timestamp, expiresAt: undefined, revisions: [] };
       this.keys.set(r.subject, st);
+    }
+    if (op === 'purge') {
+      // Every older revision goes; only this marker stays, until the next compaction.
+      this.liveRevisions -= st.revisions.length;
+      st.revisions = [];
     }
     st.revision = r.seq;
     st.op = op;
@@ -170,11 +181,15 @@ export class KvBucket {
   /** A batch is durable: index it, wake watchers, arm the TTL sweep, maybe compact. */
   private committed(records: readonly StoredRecord[]): void {
     let soonest = Infinity;
+    let forget = Infinity;
     for (const r of records) {
       const st = this.apply(r);
       if (st.expiresAt !== undefined) soonest = Math.min(soonest, st.expiresAt);
+      const at = forgetAt(st, this.config.tombstoneTtlMs);
+      if (at !== undefined) forget = Math.min(forget, st.op === 'purge' ? at + PURGE_COMPACT_DELAY_MS : at);
     }
     if (soonest !== Infinity) this.scheduleSweep(soonest - Date.now());
+    if (forget !== Infinity) this.scheduleTombstones(forget);
     this.wake();
     this.maybeCompact();
   }
@@ -229,6 +244,8 @@ export class KvBucket {
    * the highest revision looked at (resume from there even when nothing matched).
    */
   async changes(filter: string, after: number, max: number, maxBytes: number, waitMs: number, signal: AbortSignal): Promise<{ entries: WireKvEntry[]; scanned: number }> {
+    // A tombstone this watcher has not seen may be gone: say so rather than skip the delete.
+    this.purged.check(after);
     const until = Date.now() + waitMs;
     let from = after + 1;
     // Bounded by `until`: every pass either returns or waits for an append / the deadline.
@@ -346,18 +363,62 @@ export class KvBucket {
     if (this.compacting || this.closed) return;
     const records = this.log.stats().records;
     if (records - this.liveRevisions < Math.max(COMPACT_DEAD_RECORDS, this.liveRevisions)) return;
+    this.compact();
+  }
+
+  /**
+   * Arm the tombstone timer for `at` (epoch ms; by default: find the earliest due
+   * tombstone). When it fires, due tombstones are forgotten and the log compacted.
+   */
+  private scheduleTombstones(at?: number): void {
+    if (this.closed) return;
+    if (at === undefined) {
+      at = Infinity;
+      for (const st of this.keys.values()) at = Math.min(at, forgetAt(st, this.config.tombstoneTtlMs) ?? Infinity);
+      if (at === Infinity) return;
+    }
+    if (at >= this.tombstoneAt) return;
+    if (this.tombstoneTimer !== undefined) clearTimeout(this.tombstoneTimer);
+    this.tombstoneAt = at;
+    this.tombstoneTimer = setTimeout(() => {
+      this.tombstoneTimer = undefined;
+      this.tombstoneAt = Infinity;
+      if (this.compacting) this.scheduleTombstones(Date.now() + PURGE_COMPACT_DELAY_MS);
+      else this.compact();
+    }, Math.max(0, Math.min(at - Date.now(), TOMBSTONE_CHECK_MAX_MS)));
+    this.tombstoneTimer.unref();
+  }
+
+  /**
+   * Forget due tombstones (purge markers, and deletes older than `tombstoneTtlMs`) with
+   * their keys' history, then compact: keep exactly what the index keeps — the newest
+   * `history` revisions of every other key — and anything appended after this point.
+   */
+  private compact(): void {
+    if (this.compacting || this.closed) return;
     this.compacting = true;
-    // Keep exactly what the index keeps: the newest `history` revisions of every key
-    // (tombstones included), and anything appended after this point.
+    const now = Date.now();
+    let through = 0;
+    for (const [key, st] of this.keys) {
+      const at = forgetAt(st, this.config.tombstoneTtlMs);
+      if (at === undefined || at > now) continue;
+      this.keys.delete(key);
+      this.liveRevisions -= st.revisions.length;
+      through = Math.max(through, st.revision);
+    }
     const last = this.log.lastSeq;
     const kept = new Set<number>();
     for (const st of this.keys.values()) for (const r of st.revisions) kept.add(r);
-    this.log
-      .compact((r) => r.seq > last || kept.has(r.seq))
+    this.purged
+      .raise(through)
+      .then(() => this.log.compact((r) => r.seq > last || kept.has(r.seq)))
       .catch((err: unknown) => {
         if (!this.closed) this.onError(err);
       })
-      .finally(() => (this.compacting = false));
+      .finally(() => {
+        this.compacting = false;
+        this.scheduleTombstones();
+      });
   }
 
   /** Stop timers, wake waiters, wait for writes, close the log. */
@@ -365,6 +426,7 @@ export class KvBucket {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    if (this.tombstoneTimer !== undefined) clearTimeout(this.tombstoneTimer);
     this.wake();
     await this.writes.idle();
     await this.log.close();

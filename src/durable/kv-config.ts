@@ -22,6 +22,7 @@ export const KvOp = {
   KEYS: 'KEYS',
   SNAPSHOT: 'SNAPSHOT',
   CHANGES: 'CHANGES',
+  PURGE: 'PURGE',
 } as const;
 export type KvOp = (typeof KvOp)[keyof typeof KvOp];
 
@@ -50,8 +51,15 @@ export const MAX_TTL_MS = 30 * 86_400_000;
 /** Header names of a KV record in the log (the subject is the key, the payload the value). */
 export const KV_HEADERS = { op: 'kv-op', created: 'kv-created', expires: 'kv-expires' } as const;
 
-/** What a record did to its key. `expire` is a tombstone written when a TTL ran out. */
-export type KvRecordOp = 'put' | 'del' | 'expire';
+/**
+ * What a record did to its key. `expire` is a tombstone written when a TTL ran out;
+ * `purge` drops every older revision of the key and is itself dropped at the next
+ * compaction.
+ */
+export type KvRecordOp = 'put' | 'del' | 'expire' | 'purge';
+
+/** Default of {@link KvBucketConfig.tombstoneTtlMs}: one hour. */
+export const DEFAULT_TOMBSTONE_TTL_MS = 3_600_000;
 
 /** `$PLX.KV.CREATE.<bucket>` payload, defaults applied. */
 export interface KvBucketConfig {
@@ -64,6 +72,13 @@ export interface KvBucketConfig {
   readonly maxValueBytes: number;
   /** TTL of keys put without one, in ms; 0: keys live until deleted. @default 0 */
   readonly ttlMs: number;
+  /**
+   * How long a delete / expire tombstone is kept (so watchers and `history` see it)
+   * before compaction removes it with the key's history; 0: at the next compaction.
+   * A watcher resuming from before a removed tombstone gets PLEXUS_ERR_KV_WRONG_REVISION.
+   * @default 3600000
+   */
+  readonly tombstoneTtlMs: number;
 }
 
 /** A key's value as the wire carries it. */
@@ -155,6 +170,7 @@ export function parseBucketConfig(v: unknown): KvBucketConfig {
     history: int(o, 'history', 1, MAX_HISTORY, 1),
     maxValueBytes: int(o, 'maxValueBytes', 1, MAX_VALUE_BYTES, DEFAULT_MAX_VALUE_BYTES),
     ttlMs: int(o, 'ttlMs', 0, MAX_TTL_MS, 0),
+    tombstoneTtlMs: int(o, 'tombstoneTtlMs', 0, MAX_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS),
   };
 }
 

@@ -122,7 +122,8 @@ export class KvService {
         return { entry: (await this.bucket(name).get(checkKey(b.key), rev)) ?? null };
       }
       case KvOp.PUT:
-      case KvOp.DEL: {
+      case KvOp.DEL:
+      case KvOp.PURGE: {
         const bucket = this.bucket(name);
         const w = this.parseWrite(op, b);
         this.checkValueSize(bucket, w);
@@ -154,6 +155,7 @@ export class KvService {
     const key = checkKey(b.key);
     const revision = optInt(b, 'revision', 0, Number.MAX_SAFE_INTEGER);
     const fence = parseFence(b.fence);
+    if (op === KvOp.PURGE) return { key, value: undefined, mode: 'purge', ...(fence ? { fence } : {}) };
     if (op === KvOp.DEL) return { key, value: undefined, mode: 'del', ...(revision !== undefined ? { revision } : {}), ...(fence ? { fence } : {}) };
     const mode = b.mode ?? 'put';
     if (mode !== 'put' && mode !== 'create' && mode !== 'update') throw bad("mode must be 'put', 'create' or 'update'");

@@ -19,9 +19,9 @@ export interface KvWrite {
   /**
    * put: any; create: only if absent; update: only if at `revision`; del (with
    * `revision`: compare-and-delete); expire: the TTL sweep's tombstone, only if the key
-   * is still expired.
+   * is still expired; purge: drop the key's history (a no-op for a key never written).
    */
-  readonly mode: 'put' | 'create' | 'update' | 'del' | 'expire';
+  readonly mode: 'put' | 'create' | 'update' | 'del' | 'expire' | 'purge';
   readonly revision?: number;
   readonly ttlMs?: number;
   readonly fence?: Fence;
@@ -138,7 +138,8 @@ export class KvWriteQueue {
       }),
     );
     for (let i = 0; i < accepted.length; i++) {
-      const del = accepted[i]!.w.mode === 'del' || accepted[i]!.w.mode === 'expire';
+      const mode = accepted[i]!.w.mode;
+      const del = mode === 'del' || mode === 'expire' || mode === 'purge';
       accepted[i]!.resolve(del ? { revision: results[i]!.seq, deleted: true } : { revision: results[i]!.seq });
     }
   }
@@ -168,8 +169,10 @@ export class KvWriteQueue {
       });
     }
     if (w.mode === 'del' && !live) return undefined;
+    if (w.mode === 'purge' && !cur) return undefined;
     // Checked last and synchronously with the append order: no grant can come between.
     if (w.fence) this.host.fenceCheck(w.fence);
+    if (w.mode === 'purge') return { record: tombstone(w.key, 'purge'), live: false, createdAt: cur?.createdAt ?? now, expiresAt: undefined };
     if (w.mode === 'del') return { record: tombstone(w.key, 'del'), live: false, createdAt: cur?.createdAt ?? now, expiresAt: undefined };
     const createdAt = live ? cur.createdAt : now;
     const headers: Record<string, string> = { [KV_HEADERS.op]: 'put', [KV_HEADERS.created]: String(createdAt) };
@@ -180,6 +183,6 @@ export class KvWriteQueue {
   }
 }
 
-function tombstone(key: string, op: 'del' | 'expire'): AppendRecord {
+function tombstone(key: string, op: 'del' | 'expire' | 'purge'): AppendRecord {
   return { subject: key, headers: encodeHeaders({ [KV_HEADERS.op]: op }), payload: new Uint8Array(0) };
 }

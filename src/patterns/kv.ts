@@ -43,6 +43,8 @@ export interface KvOptions {
   readonly maxValueBytes?: number;
   /** TTL of keys put without one; 0: none. @default 0 */
   readonly ttlMs?: number;
+  /** How long delete tombstones are kept before compaction removes them (docs/kv.md); 0: at the next compaction. @default 3600000 */
+  readonly tombstoneTtlMs?: number;
   /** Timeout of each call. @default 5000 */
   readonly timeoutMs?: number;
 }
@@ -64,7 +66,7 @@ export interface KvEntry {
 
 /** One change seen by `watch` or `history`. */
 export interface KvChange extends KvEntry {
-  /** `put`, `del` (deleted) or `expire` (its TTL ran out). `value` is empty for the last two. */
+  /** `put`, `del` (deleted), `expire` (its TTL ran out) or `purge` (history dropped). `value` is empty but for `put`. */
   readonly op: KvRecordOp;
 }
 
@@ -107,6 +109,11 @@ export interface KvBucket {
   update(key: string, value: Payload, revision: number, options?: KvWriteOptions): Promise<number>;
   /** Delete (writes a tombstone watchers see). `deleted` false when it was absent. */
   delete(key: string, options?: KvDeleteOptions): Promise<{ revision: number; deleted: boolean }>;
+  /**
+   * Drop every revision of `key` (history included), leaving a `purge` marker that
+   * watchers see and the next compaction removes. `purged` false when the key was never written.
+   */
+  purge(key: string, options?: KvWriteOptions): Promise<{ revision: number; purged: boolean }>;
   /** Kept revisions of `key`, oldest first, deletes included. */
   history(key: string): Promise<KvChange[]>;
   /** Live keys matching `filter` (a key or a pattern like `user.>`), sorted. */
@@ -150,7 +157,7 @@ export function kv(on: Bus, name: string, options: KvOptions = {}): KvBucket {
   const bus = target.conn;
   const timeout = options.timeoutMs ?? 5000;
   const requested: Record<string, unknown> = {};
-  for (const k of ['fsync', 'history', 'maxValueBytes', 'ttlMs'] as const) if (options[k] !== undefined) requested[k] = options[k];
+  for (const k of ['fsync', 'history', 'maxValueBytes', 'ttlMs', 'tombstoneTtlMs'] as const) if (options[k] !== undefined) requested[k] = options[k];
   let ready: Promise<void> | undefined;
   const ensure = (): Promise<void> => {
     if (options.create === false) return Promise.resolve();
@@ -245,6 +252,11 @@ export function kv(on: Bus, name: string, options: KvOptions = {}): KvBucket {
       checkKey(key);
       const r = await call<{ revision: number; deleted?: boolean }>(KvOp.DEL, { key, revision: o.revision, fence: o.fence }, o.timeoutMs ?? timeout);
       return { revision: r.revision, deleted: r.deleted !== false };
+    },
+    async purge(key, o = {}) {
+      checkKey(key);
+      const r = await call<{ revision: number; deleted?: boolean }>(KvOp.PURGE, { key, fence: o.fence }, o.timeoutMs ?? timeout);
+      return { revision: r.revision, purged: r.deleted !== false };
     },
     async history(key) {
       checkKey(key);
