@@ -41,6 +41,19 @@ export async function buildBrowser({ entry = resolve(root, 'src/browser.ts'), ou
       });
     },
   };
+  /**
+   * The binary codecs' libraries (msgpackr, cbor-x, protobufjs) need Node globals. The
+   * bundle carries the json codec only: those imports resolve to a stand-in whose
+   * encode/decode throw, so naming msgpack/cbor in a page fails loudly, not at load.
+   */
+  /** @type {import('esbuild').Plugin} */
+  const absentCodecs = {
+    name: 'absent-binary-codecs',
+    setup(build) {
+      build.onResolve({ filter: /^(msgpackr|cbor-x|protobufjs)$/ }, (args) => ({ path: args.path, namespace: 'absent-codec' }));
+      build.onLoad({ filter: /.*/, namespace: 'absent-codec' }, (args) => ({ contents: absentCodecModule(args.path), loader: 'js' }));
+    },
+  };
   await mkdir(dirname(outfile), { recursive: true });
   const result = await esbuild.build({
     entryPoints: [entry],
@@ -51,7 +64,7 @@ export async function buildBrowser({ entry = resolve(root, 'src/browser.ts'), ou
     target: ['es2022'],
     sourcemap: true,
     define,
-    plugins: [noNode],
+    plugins: [absentCodecs, noNode],
     metafile: true,
     write: false,
     logLevel: 'silent',
@@ -69,6 +82,15 @@ export async function buildBrowser({ entry = resolve(root, 'src/browser.ts'), ou
   const { writeFile } = await import('node:fs/promises');
   for (const f of result.outputFiles) await writeFile(f.path, f.contents);
   return { outfile, bytes: js.contents.length, inputs: Object.keys(result.metafile.inputs) };
+}
+
+/** Source of the stand-in for a binary codec library left out of the browser bundle. */
+function absentCodecModule(name) {
+  return `const absent = () => { throw new Error(${JSON.stringify(`${name} is not in the Plexus browser bundle: use the json codec`)}); };
+class Absent { pack() { absent(); } unpack() { absent(); } encode() { absent(); } decode() { absent(); } }
+export { Absent as Packr, Absent as Unpackr, Absent as Encoder, Absent as Decoder };
+export default { load: absent, loadSync: absent, Root: { fromJSON: absent }, Type: Absent };
+`;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -31,6 +31,18 @@ export {
 } from './transports/browser-ws.js';
 export type { TransportTable, TransportFactory, ByteChannel } from './transports/index.js';
 export type { Headers } from './wire/index.js';
+// Typed service clients (docs/services.md): the client side of src/contract. Serving stays
+// on Node; a page's calls inherit no ambient deadline (it runs no handlers). Codecs: json
+// (msgpack and cbor are left out of this bundle and throw if named).
+export { defineService, isServiceContract, methodSubject, majorOfRange } from './contract/define.js';
+export { ServiceError, type ServiceErrorWire } from './contract/errors.js';
+export { callMethod, isRetryable } from './contract/call.js';
+export { serviceClient, type ServiceClientOptions } from './contract/client.js';
+export { callClientStream, callServerStream } from './contract/stream-call.js';
+export type { CallOptions, ClientMethod, RetryOptions, ServiceClient } from './contract/handler-types.js';
+export type { ServiceContract, ServiceDefinition, MethodDefinition, CallInput, CallOutput } from './contract/types.js';
+export type { StandardSchemaV1, ValidationIssue } from './contract/standard-schema.js';
+export { json, type Codec } from './codec/index.js';
 
 /**
  * Options for the browser `connect`: the Node options less `tls` (the browser does TLS

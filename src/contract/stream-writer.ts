@@ -14,8 +14,12 @@ export const BATCH_BYTES = 32 * 1024;
 
 const NOT_READY = Symbol('not ready');
 
+/** After pending I/O: setImmediate on Node; browsers have only a (clamped) timer. */
+const afterIo: (fn: () => void) => unknown =
+  (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate ?? ((fn) => setTimeout(fn, 0));
+
 function nextTurn(): Promise<typeof NOT_READY> {
-  return new Promise((resolve) => setImmediate(() => resolve(NOT_READY)));
+  return new Promise((resolve) => afterIo(() => resolve(NOT_READY)));
 }
 
 /**
