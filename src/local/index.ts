@@ -44,5 +44,5 @@ export { Mutex, type LockResult, type MutexLockOptions } from './sync/mutex.js';
 export { Semaphore, type SemaphoreCreateOptions } from './sync/semaphore.js';
 export { ConditionVariable } from './sync/condition-variable.js';
 export { Barrier, type BarrierResult, type BarrierCreateOptions } from './sync/barrier.js';
-export { RWLock } from './sync/rwlock.js';
+export { RWLock, type RWLockCreateOptions } from './sync/rwlock.js';
 export { SYNC_PRIMITIVE_BYTES, type SyncWake, type SyncCreateOptions, type SyncAttachOptions, type SyncWaitOptions } from './sync/common.js';

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/errors/index.js';
 import { RWLock, SharedSegment } from '../../src/local/index.js';
+import { waitFor } from '../helpers/wait.js';
 import { Cleanup, delay, needsShm, startHolder, uniqueName, within, type Holder } from './helpers.js';
 
 function holdWriteLock(cleanup: Cleanup, segment: string): Promise<Holder> {
@@ -73,4 +74,38 @@ test('RWLock: a live writer in another process is not mistaken for a dead one', 
   await assert.rejects(rw.readLock({ timeoutMs: 300 }), { code: ErrorCode.TIMEOUT });
   await assert.rejects(rw.writeLock({ timeoutMs: 300 }), { code: ErrorCode.TIMEOUT });
   assert.equal(rw.writeLocked, true);
+});
+
+test('RWLock with reader slots: read locks of SIGKILLed readers are released for a waiting writer', async (t) => {
+  if (!needsShm(t)) return;
+  const cleanup = new Cleanup(t);
+  const seg = SharedSegment.create(uniqueName('rw-readers'), { size: 4096 });
+  cleanup.defer(() => seg.close());
+  const rw = RWLock.create(seg.buffer, seg.dataOffset, { readers: 4, wake: 'futex', sleepSliceMs: 50 });
+  assert.equal(rw.robustReaders, true);
+  const readers = await Promise.all([0, 1].map(() => startHolder(cleanup, 'rwlock-hold.js', [seg.name, 'read'])));
+  assert.equal(rw.readers, 2);
+  const writing = rw.writeLock({ timeoutMs: 10_000 });
+
+  // One reader dies: the other still holds its read lock, so the writer keeps waiting.
+  process.kill(readers[0]!.pid, 'SIGKILL');
+  await readers[0]!.exited;
+  await waitFor(() => rw.readers === 1, 6000, 'the dead reader released by the waiting writer');
+  await delay(200); // a few more sleep slices of the writer
+  assert.equal(rw.writeLocked, false, 'a live reader still holds the lock');
+  assert.equal(rw.readers, 1);
+
+  process.kill(readers[1]!.pid, 'SIGKILL');
+  await readers[1]!.exited;
+  const w = await within(writing, 6000, 'the writer after both readers died');
+  assert.equal(w.ownerDied, true);
+  assert.equal(w.previousOwner?.pid, readers[1]!.pid);
+  assert.equal(rw.readers, 0);
+  rw.writeUnlock();
+
+  // This thread's own read locks are tracked too: only a holder may release one.
+  assert.equal((await rw.readLock({ timeoutMs: 1000 })).ownerDied, false);
+  rw.readUnlock();
+  assert.throws(() => rw.readUnlock(), { code: ErrorCode.INVALID_ARGUMENT });
+  assert.throws(() => RWLock.create(new SharedArrayBuffer(RWLock.bytesFor(1)), 0, { readers: 2 }), { code: ErrorCode.INVALID_ARGUMENT });
 });
