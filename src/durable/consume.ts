@@ -46,6 +46,17 @@ const TRANSIENT = new Set<string>([ErrorCode.NO_RESPONDERS, ErrorCode.TIMEOUT, E
 
 const decoder = new TextDecoder();
 
+/**
+ * A handed-out, unsettled delivery's hold on the credit window. When its ack wait runs
+ * out the service takes the message back (and redelivers it), so the hold is released:
+ * a consumer whose window is full of stalled messages still gets their redeliveries.
+ */
+interface Hold {
+  /** When its ack wait started at the latest: arrival, or the last in-progress reply (so never early). */
+  since: number;
+  expired: boolean;
+}
+
 class PushConsumer implements MessageStream {
   private readonly deliver = `_INBOX.ds.${randomUUID().replace(/-/g, '')}`;
   private readonly subject: string;
@@ -68,6 +79,11 @@ class PushConsumer implements MessageStream {
   private readonly sub;
   private readonly onAbort = (): void => void this.close();
   private readonly acks: AckBatcher;
+  /** The consumer's ack wait, from the service's grant reply (older services don't say). */
+  private ackWaitMs: number | undefined;
+  private readonly held = new Set<Hold>();
+  private readonly holds = new WeakMap<DurableMessage, Hold>();
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly bus: Connection,
@@ -102,7 +118,12 @@ class PushConsumer implements MessageStream {
       const m = this.buffer.shift();
       if (m) {
         if (this.auto) this.bus.publish(m.ackSubject, '+ACK');
-        else this.unsettled++;
+        else {
+          this.unsettled++;
+          const hold = this.holds.get(m);
+          if (hold) this.held.add(hold);
+          this.armExpiry();
+        }
         this.maybeRefill();
         return { value: m, done: false };
       }
@@ -125,6 +146,7 @@ class PushConsumer implements MessageStream {
   private async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.expiryTimer);
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.wake();
     try {
@@ -174,16 +196,20 @@ class PushConsumer implements MessageStream {
     for (const k of Object.keys(h)) if (k !== META_HEADER) headers[k] = h[k]!;
     const data = Uint8Array.prototype.slice.call(msg.data);
     let settled = false;
+    const hold: Hold = { since: Date.now(), expired: false };
     const settle = async (payload: string): Promise<void> => {
       if (!settled && !this.auto) {
         settled = true;
-        this.unsettled--;
-        this.maybeRefill();
+        if (!hold.expired) {
+          this.held.delete(hold);
+          this.unsettled--;
+          this.maybeRefill();
+        }
       }
       if (payload === '+ACK') await this.acks.ack(meta.ackSubject);
       else await this.bus.request(meta.ackSubject, payload, { timeout: this.timeoutMs });
     };
-    this.buffer.push({
+    const message: DurableMessage = {
       seq: meta.seq,
       subject: meta.subject,
       headers,
@@ -196,10 +222,42 @@ class PushConsumer implements MessageStream {
       json: <T>() => JSON.parse(decoder.decode(data)) as T,
       ack: () => settle('+ACK'),
       nak: (o) => settle(o?.delayMs !== undefined ? `-NAK ${JSON.stringify({ delayMs: o.delayMs })}` : '-NAK'),
-      inProgress: () => this.bus.request(meta.ackSubject, '+WPI', { timeout: this.timeoutMs }).then(() => undefined),
+      inProgress: () =>
+        this.bus.request(meta.ackSubject, '+WPI', { timeout: this.timeoutMs }).then(() => {
+          if (!hold.expired) hold.since = Date.now();
+        }),
       term: () => settle('+TERM'),
-    });
+    };
+    this.holds.set(message, hold);
+    this.buffer.push(message);
     this.wake();
+  }
+
+  /** Release the holds whose ack wait has run out (the service redelivers those messages). */
+  private expire(): void {
+    const now = Date.now();
+    const wait = this.ackWaitMs;
+    if (wait === undefined) return;
+    for (const h of this.held) {
+      if (h.since + wait > now) continue;
+      h.expired = true;
+      this.held.delete(h);
+      this.unsettled--;
+    }
+    this.maybeRefill();
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    const wait = this.ackWaitMs;
+    if (this.expiryTimer !== undefined || this.closed || this.held.size === 0 || wait === undefined) return;
+    let first = Number.POSITIVE_INFINITY;
+    for (const h of this.held) first = Math.min(first, h.since + wait);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expire();
+    }, Math.max(0, first - Date.now()) + 10);
+    this.expiryTimer.unref();
   }
 
   /** Credit the client can still take: the window minus what it holds or is owed. */
@@ -235,6 +293,10 @@ class PushConsumer implements MessageStream {
       // (one connection, in order), so this also heals credit lost with messages that
       // went nowhere during a reconnect — no window can leak away and stall us.
       this.granted = reply.credit;
+      if (typeof reply.ackWaitMs === 'number' && this.ackWaitMs === undefined) {
+        this.ackWaitMs = reply.ackWaitMs;
+        this.armExpiry();
+      }
       this.needReset = reply.created === true && !reset; // it forgot our earlier credit
     } catch (err) {
       if (TRANSIENT.has((err as PlexusError).code)) {

@@ -45,6 +45,8 @@ export interface PushGrantReply {
   readonly heartbeatMs: number;
   /** The grant started a new session (a client that thought it had one must reset). */
   readonly created: boolean;
+  /** The consumer's ack wait: a delivery unsettled this long is taken back and redelivered. */
+  readonly ackWaitMs?: number;
 }
 
 function bad(message: string): PlexusError {
@@ -172,7 +174,7 @@ export class PushSessions {
     s.heartbeatMs = g.heartbeatMs;
     s.credit = Math.min(MAX_PUSH_CREDIT, g.reset ? g.credit : s.credit + g.credit);
     st.wake();
-    return { credit: s.credit, heartbeatMs: s.heartbeatMs, created };
+    return { credit: s.credit, heartbeatMs: s.heartbeatMs, created, ackWaitMs: c.config.ackWaitMs };
   }
 
   closeAll(): void {
