@@ -17,12 +17,13 @@ import { replyCommand } from './reply.js';
 import { reqCommand } from './req.js';
 import { servicesCommand } from './services.js';
 import { kvCommand } from './kv.js';
+import { lockCommand } from './lock.js';
 import { mailboxCommand } from './mailbox.js';
 import { queueCommand } from './queue.js';
 import { subCommand } from './sub.js';
 import { upCommand } from './up.js';
 
-const COMMANDS: readonly Command[] = [upCommand, brokerCommand, pubCommand, subCommand, reqCommand, replyCommand, servicesCommand, kvCommand, queueCommand, mailboxCommand, gatewayCommand, benchCommand, passwdCommand];
+const COMMANDS: readonly Command[] = [upCommand, brokerCommand, pubCommand, subCommand, reqCommand, replyCommand, servicesCommand, kvCommand, lockCommand, queueCommand, mailboxCommand, gatewayCommand, benchCommand, passwdCommand];
 
 function version(): string {
   try {
