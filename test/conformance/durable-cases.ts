@@ -26,6 +26,11 @@ async function nothingWithin(c: QueueConsumer, ms: number): Promise<void> {
   assert.equal(got, false, `no message expected within ${ms} ms`);
 }
 
+/** Wait until the queue (or mailbox) holds nothing: every message acknowledged. */
+async function emptied(q: { stat(): Promise<{ stored: number }> }): Promise<void> {
+  await waitFor(async () => (await q.stat()).stored === 0, WAIT_MS, 'nothing left stored after the acks');
+}
+
 async function closeAfter(c: QueueConsumer): Promise<void> {
   await within(c.close(), WAIT_MS, 'the consumer to close');
 }
@@ -52,7 +57,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `job ${i}`));
       await nothingWithin(c, 500);
       await closeAfter(c);
-      await waitFor(async () => (await q.stat()).stored === 0, WAIT_MS, 'the queue to be empty after the acks');
+      await emptied(q);
     },
   },
   {
@@ -105,7 +110,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       await third.ack();
       await closeAfter(c2);
       await closeAfter(c);
-      await waitFor(async () => (await q.stat()).stored === 0, WAIT_MS, 'the queue to be empty');
+      await emptied(q);
     },
   },
   {
@@ -202,7 +207,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       assert.equal(m2.string(), 'report');
       await m2.ack();
       await closeAfter(r);
-      await waitFor(async () => (await mailbox(owner, box).stat()).stored === 0, WAIT_MS, 'an empty mailbox');
+      await emptied(mailbox(owner, box));
     },
   },
   {
