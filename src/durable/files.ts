@@ -15,12 +15,17 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   try {
     await writeAtomically(path, data);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new PlexusError(ErrorCode.STORE_WRITE_FAILED, `saving ${path.split(/[\\/]/).slice(-2).join('/')} failed: ${e.code ?? e.message}`, {
-      cause: err,
-      details: { ...(e.code ? { code: e.code } : {}), ...(e.syscall ? { syscall: e.syscall } : {}) },
-    });
+    throw saveFailed(path, err);
   }
+}
+
+/** `PLEXUS_ERR_STORE_WRITE_FAILED` for a failed save of `path`, with the errno in details. */
+export function saveFailed(path: string, err: unknown): PlexusError {
+  const e = err as NodeJS.ErrnoException;
+  return new PlexusError(ErrorCode.STORE_WRITE_FAILED, `saving ${path.split(/[\\/]/).slice(-2).join('/')} failed: ${e.code ?? e.message}`, {
+    cause: err,
+    details: { ...(e.code ? { code: e.code } : {}), ...(e.syscall ? { syscall: e.syscall } : {}) },
+  });
 }
 
 async function writeAtomically(path: string, data: string): Promise<void> {
@@ -59,9 +64,11 @@ export class CoalescingWriter {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
 
+  /** `write` defaults to {@link writeFileAtomic} on `path`. */
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly snapshot: () => string,
+    private readonly write: (data: string) => Promise<void> = (data) => writeFileAtomic(path, data),
   ) {}
 
   save(): Promise<void> {
@@ -82,7 +89,7 @@ export class CoalescingWriter {
 
   private start(): Promise<void> {
     this.next = undefined;
-    const p = writeFileAtomic(this.path, this.snapshot()).finally(() => {
+    const p = this.write(this.snapshot()).finally(() => {
       if (this.running === p) this.running = undefined;
     });
     this.running = p;

@@ -26,6 +26,7 @@ import { fetchReply, parseFetchRequest, readReply, replyBudget, storeBudget } fr
 import { readJson, writeFileAtomic } from './files.js';
 import { PushSessions, parseGrant } from './push.js';
 import { scheduleHeaders } from './schedule.js';
+import { readNewestSlot } from './state-slots.js';
 import { applyAckVerb, applyAcks, hasDeadLetters, moveDeadLetters, parseAckBatch } from './settle.js';
 import { startKvCoord, type KvCoord } from './kv-coord.js';
 import { Consumer, DurableStream, Mutex } from './stream.js';
@@ -154,10 +155,14 @@ export class DurableService {
     const cdir = join(st.dir, 'consumers');
     for (const f of (await readdir(cdir)).sort()) {
       if (!f.endsWith('.json')) continue;
-      const raw = (await readJson(join(cdir, f))) as { config?: unknown; cursor?: unknown; pending?: unknown } | undefined;
+      const file = join(cdir, f);
+      let raw = (await readJson(file)) as { config?: unknown; cursor?: unknown; pending?: unknown } | undefined;
       if (!raw) continue;
+      // Saves after the creation are in the file's slots: the newest intact one wins.
+      const slot = await readNewestSlot(file);
+      if (slot) raw = JSON.parse(slot.json) as typeof raw;
       const config = parseConsumerConfig(raw.config);
-      const c = new Consumer(config, join(cdir, f), typeof raw.cursor === 'number' ? raw.cursor : 0);
+      const c = new Consumer(config, file, typeof raw.cursor === 'number' ? raw.cursor : 0, slot?.generation ?? 0);
       // After a restart every unacknowledged delivery may be redelivered at once.
       const now = Date.now();
       if (Array.isArray(raw.pending)) {
@@ -334,7 +339,7 @@ export class DurableService {
     const dp = config.deliverPolicy;
     const cursor = dp === 'all' ? st.log.firstSeq - 1 : dp === 'new' ? st.log.lastSeq : dp.startSeq - 1;
     const c = new Consumer(config, join(st.dir, 'consumers', `${config.name}.json`), Math.max(0, cursor));
-    await c.writer.save();
+    await c.create();
     st.consumers.set(config.name, c);
     return c.info();
   }

@@ -26,7 +26,7 @@ export async function applyAckVerb(st: DurableStream, c: Consumer, seq: number, 
       // save would make every ack wait for its own file write in turn.
       c.remove(seq);
       await c.writer.save();
-      st.trimWorkqueue();
+      await st.applyWorkqueue();
       return;
     }
     case '-NAK': {
@@ -70,8 +70,8 @@ export function parseAckBatch(payload: Uint8Array): number[] {
 }
 
 /**
- * Acknowledge every delivery of `seqs` on `c` with one consumer-state save (what is not
- * pending is skipped, as for a single `+ACK`), then start a work-queue trim.
+ * Acknowledge every delivery of `seqs` on `c` with one consumer-state save and one
+ * work-queue trim (what is not pending is skipped, as for a single `+ACK`).
  */
 export async function applyAcks(st: DurableStream, c: Consumer, seqs: readonly number[]): Promise<void> {
   let changed = false;
@@ -83,7 +83,7 @@ export async function applyAcks(st: DurableStream, c: Consumer, seqs: readonly n
   }
   if (!changed) return;
   await c.writer.save();
-  st.trimWorkqueue();
+  await st.applyWorkqueue();
 }
 
 /** Whether `c` has a delivery that used up maxDeliver and whose ack wait passed. */

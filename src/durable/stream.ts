@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { openLog, type Log, type StoredRecord } from '../store/index.js';
 import { FROM_HEADER, decodeHeaders, encodeHeaders, subjectMatches } from '../wire/index.js';
 import { MSG_ID_HEADER, type ConsumerConfig, type ConsumerInfo, type StreamConfig, type StreamInfo } from './config.js';
-import { CoalescingWriter } from './files.js';
+import { CoalescingWriter, writeFileAtomic } from './files.js';
+import { SlotWriter } from './state-slots.js';
 
 /** Most records scanned on open to rebuild the dedup table. */
 const DEDUP_SCAN_RECORDS = 200_000;
@@ -47,20 +48,32 @@ export class Consumer {
   readonly lock = new Mutex();
   readonly writer: CoalescingWriter;
 
+  /**
+   * `file` (`<name>.json`) is written once at creation; later saves go to its two slot
+   * files (src/durable/state-slots.ts), the newest being at `generation`.
+   */
   constructor(
     readonly config: ConsumerConfig,
     readonly file: string,
     cursor: number,
+    generation = 0,
   ) {
     this.cursor = cursor;
-    this.writer = new CoalescingWriter(file, () =>
-      JSON.stringify({
-        config: this.config,
-        cursor: this.cursor,
-        // A delayed entry keeps its due time: it must not come out early after a restart.
-        pending: [...this.pending].map(([s, p]) => (p.count === 0 ? [s, 0, p.deadline] : [s, p.count])),
-      }),
-    );
+    this.writer = new CoalescingWriter(file, () => this.snapshot(), new SlotWriter(file, generation).write);
+  }
+
+  /** Write the consumer's file (its config and state) when it is created. */
+  create(): Promise<void> {
+    return writeFileAtomic(this.file, this.snapshot());
+  }
+
+  private snapshot(): string {
+    return JSON.stringify({
+      config: this.config,
+      cursor: this.cursor,
+      // A delayed entry keeps its due time: it must not come out early after a restart.
+      pending: [...this.pending].map(([s, p]) => (p.count === 0 ? [s, 0, p.deadline] : [s, p.count])),
+    });
   }
 
   /** Delivered and not yet acknowledged (what `maxAckPending` limits). */
@@ -248,10 +261,9 @@ export class DurableStream {
   onError: (err: unknown) => void = () => undefined;
 
   /**
-   * Start a work-queue trim without waiting for it. An ack is durable once the consumer
-   * state is saved; removing the acked messages is housekeeping (it holds appends for a
-   * marker fsync), so acks do not wait for it. A trim that failed or was cut short by a
-   * crash is redone by the next ack and when the service starts.
+   * Start a work-queue trim without waiting for it (at start: what acks saved before a
+   * crash may not have trimmed yet). Acks wait for theirs, so that a queue's `stat()`
+   * right after an ack no longer counts it.
    */
   trimWorkqueue(): void {
     this.applyWorkqueue().catch((err: unknown) => this.onError(err));

@@ -102,13 +102,13 @@ void describe('durable service: batched acks', () => {
     for (let i = 0; i < 5; i++) await f.ds.publish('wq.x', `m${i}`);
     const msgs = await f.ds.fetch('wq', 'c', { batch: 5 });
     // Save the acks without trimming, as if the service died between the two.
-    const svc = f.service as unknown as { streams: Map<string, { trimWorkqueue(): void }> };
+    const svc = f.service as unknown as { streams: Map<string, { applyWorkqueue(): Promise<void> }> };
     const st = svc.streams.get('wq')!;
-    const trim = st.trimWorkqueue;
-    st.trimWorkqueue = () => undefined;
+    const trim = st.applyWorkqueue;
+    st.applyWorkqueue = () => Promise.resolve();
     await Promise.all(msgs.map((m) => m.ack()));
     assert.equal((await f.ds.streamInfo('wq')).state.messages, 5, 'acked but not trimmed yet');
-    st.trimWorkqueue = trim;
+    st.applyWorkqueue = trim;
     await f.restart();
     await waitFor(async () => (await f.ds.streamInfo('wq')).state.messages === 0, 3000, 'trimmed at start');
     assert.equal((await f.ds.streamInfo('wq')).state.firstSeq, 6);
