@@ -6,6 +6,8 @@
  *   shm ring, batched    the same, the sender publishing its tail once per 32 records
  *   SAB ring (threads)   the same ring over a plain SharedArrayBuffer, main thread → worker
  *   SAB ring, batched    the same, batched
+ *   SAB ring (w→w)       the same ring between two worker threads (the issue's "bare SAB
+ *                        ring" baseline: neither side is the main thread)
  *   postMessage          worker_threads MessagePort, Uint8Array per message (structured clone)
  *   process.send json    child_process IPC, a string payload, JSON serialization
  *   process.send adv     child_process IPC, a Uint8Array, 'advanced' serialization
@@ -89,6 +91,17 @@ interface Job {
   path?: string;
 }
 
+/** Worker side of the worker→worker SAB row: waits for `go`, then sends. */
+async function sabSend(job: Job): Promise<Record<string, unknown>> {
+  const ring = SpscRing.attach(job.buffer!, 0);
+  const data = payload(job.size);
+  const go = new Promise((resolve) => parentPort!.once('message', resolve));
+  send({ t: 'ready' });
+  await go;
+  ringSend(ring, data, job.count, 1);
+  return {};
+}
+
 async function child(job: Job): Promise<Record<string, unknown>> {
   switch (job.role) {
     case 'shm-recv': {
@@ -105,6 +118,8 @@ async function child(job: Job): Promise<Record<string, unknown>> {
       ringReceive(ring, job.count);
       return {};
     }
+    case 'sab-send':
+      return await sabSend(job);
     case 'shm-echo': {
       const seg = SharedSegment.open(job.name!, { heartbeatMs: 0 });
       const half = (seg.dataSize / 2) & ~63;
@@ -328,6 +343,24 @@ async function benchSab(size: number, batch: number): Promise<Row> {
     return row(size, batch === 1 ? 'SAB ring (threads)' : 'SAB ring, batched', count, performance.now() - t0);
   } finally {
     await peer.stop();
+  }
+}
+
+async function benchSabWorkers(size: number): Promise<Row> {
+  const count = countFor(size, true);
+  const capacity = ringCapacity(size);
+  const buffer = new SharedArrayBuffer(ringByteLength(capacity));
+  SpscRing.create(buffer, { capacity, maxRecordBytes: Math.min(capacity / 4, 1 << 20) });
+  const receiver = startWorker({ role: 'sab-recv', count, size, buffer });
+  const sender = startWorker({ role: 'sab-send', count, size, buffer });
+  try {
+    await Promise.all([receiver.ready, sender.ready]);
+    const t0 = performance.now();
+    sender.worker.postMessage('go');
+    await receiver.done;
+    return row(size, 'SAB ring (w→w)', count, performance.now() - t0);
+  } finally {
+    await Promise.all([receiver.stop(), sender.stop()]);
   }
 }
 
@@ -565,6 +598,7 @@ async function main(): Promise<void> {
         ['shm-batched', () => benchShm(size, BATCH)],
         ['sab', () => benchSab(size, 1)],
         ['sab-batched', () => benchSab(size, BATCH)],
+        ['sab-workers', () => benchSabWorkers(size)],
         ['port', () => benchPort(size)],
         ['json', () => benchIpc(size, 'json')],
         ['adv', () => benchIpc(size, 'advanced')],
@@ -595,16 +629,17 @@ async function main(): Promise<void> {
 function print(rows: Row[], rtts: RttRow[]): void {
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   console.log(`\nPlexus local fast path: one-way throughput (median of ${quick ? 1 : 3}), node ${process.version}, ${os.cpus().length} × ${cpu}\n`);
-  console.log('| size | transport | msgs/s | MB/s | × process.send json | × SAB ring |');
-  console.log('|---:|---|---:|---:|---:|---:|');
+  console.log('| size | transport | msgs/s | MB/s | × process.send json | × SAB ring | × SAB w→w |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|');
   for (const size of SIZES) {
     const of = rows.filter((r) => r.size === size);
     const json = of.find((r) => r.transport === 'process.send json')!;
     const sab = of.find((r) => r.transport === 'SAB ring (threads)')!;
+    const ww = of.find((r) => r.transport === 'SAB ring (w→w)')!;
     for (const r of of) {
       const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
       console.log(
-        `| ${label} | ${r.transport} | ${fmt(r.msgsPerSec)} | ${r.mbPerSec.toFixed(0)} | ${(r.msgsPerSec / json.msgsPerSec).toFixed(1)} | ${(r.msgsPerSec / sab.msgsPerSec).toFixed(2)} |`,
+        `| ${label} | ${r.transport} | ${fmt(r.msgsPerSec)} | ${r.mbPerSec.toFixed(0)} | ${(r.msgsPerSec / json.msgsPerSec).toFixed(1)} | ${(r.msgsPerSec / sab.msgsPerSec).toFixed(2)} | ${(r.msgsPerSec / ww.msgsPerSec).toFixed(2)} |`,
       );
     }
   }
