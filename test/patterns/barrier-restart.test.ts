@@ -1,25 +1,11 @@
-import { it, type TestContext } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { barrier } from '../../src/patterns/index.js';
-import { spawnNode, type TestChild } from '../helpers/child.js';
-import { Cleanup, startTestBroker, tempDir } from '../helpers/plexus.js';
+import { spawnNode } from '../helpers/child.js';
 import { sleep, within } from '../helpers/wait.js';
+import { killableService } from './lock-helpers.js';
 
-const serviceScript = new URL('../durable/fixtures/service-child.js', import.meta.url);
 const partyScript = new URL('./fixtures/lock-child.js', import.meta.url);
-
-/** A broker, and a durable service in a child process that can be SIGKILLed and restarted on the same directory. */
-async function killableService(t: TestContext) {
-  const cleanup = new Cleanup(t);
-  const broker = await startTestBroker(cleanup, { via: 'tcp' });
-  const dir = await tempDir(cleanup, 'plexus-barrier-crash-');
-  const start = async (): Promise<TestChild> => {
-    const c = await spawnNode(cleanup, serviceScript, [broker.url, dir]);
-    await c.waitLine(/^ready$/, 10_000);
-    return c;
-  };
-  return { cleanup, broker, start, service: await start() };
-}
 
 void it('kill -9 of the service: waiting parties arrive again and are released together, and the generation goes on', async (t) => {
   const s = await killableService(t);
@@ -32,8 +18,7 @@ void it('kill -9 of the service: waiting parties arrive again and are released t
   let released = 0;
   const waits = [0, 1].map((i) => b(i).wait({ timeoutMs: 30_000 }).then((r) => (released++, r)));
   await sleep(300);
-  await s.service.kill(); // SIGKILL: nothing is flushed
-  s.service = await s.start();
+  await s.crashAndRestart(); // SIGKILL: nothing is flushed
   assert.equal(released, 0, 'nobody is released by the crash');
   const last = await within(b(2).wait({ timeoutMs: 20_000 }), 20_000, 'the third party completes the round after the restart');
   const others = await within(Promise.all(waits), 10_000, 'the two parties from before the crash are released');
@@ -49,9 +34,7 @@ void it('a party that died while the service was down is never counted after the
   const party = await spawnNode(s.cleanup, partyScript, [s.broker.url, 'barrier', 'dead', '2']);
   await party.waitLine(/^arrived$/, 10_000);
   await sleep(500); // its request is held by the service
-  await s.service.kill();
-  await party.kill();
-  s.service = await s.start();
+  await s.crashAndRestart(() => party.kill()); // the party dies while the service is down
   const bus = await s.broker.connect();
   let alone = false;
   const one = barrier(bus, 'dead', { parties: 2 }).wait({ timeoutMs: 20_000 }).then((r) => ((alone = true), r));

@@ -48,3 +48,36 @@ export async function coordFixture(t: TestContext): Promise<CoordFixture> {
   };
   return f;
 }
+
+/** A broker, and a durable service in a child process that can be SIGKILLed and restarted on the same directory. */
+export interface KillableService {
+  readonly cleanup: Cleanup;
+  readonly broker: TestBroker;
+  service: TestChild;
+  /** SIGKILL the service (nothing is flushed), run `whileDown`, start a new one on the same directory. */
+  crashAndRestart(whileDown?: () => Promise<void>): Promise<void>;
+}
+
+const serviceScript = new URL('../durable/fixtures/service-child.js', import.meta.url);
+
+export async function killableService(t: TestContext): Promise<KillableService> {
+  const cleanup = new Cleanup(t);
+  const broker = await startTestBroker(cleanup, { via: 'tcp' });
+  const dir = await tempDir(cleanup, 'plexus-coord-crash-');
+  const start = async (): Promise<TestChild> => {
+    const c = await spawnNode(cleanup, serviceScript, [broker.url, dir]);
+    await c.waitLine(/^ready$/, 10_000);
+    return c;
+  };
+  const k: KillableService = {
+    cleanup,
+    broker,
+    service: await start(),
+    async crashAndRestart(whileDown) {
+      await k.service.kill();
+      await whileDown?.();
+      k.service = await start();
+    },
+  };
+  return k;
+}
