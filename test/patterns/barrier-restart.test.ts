@@ -1,11 +1,15 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { barrier } from '../../src/patterns/index.js';
-import { spawnNode } from '../helpers/child.js';
+import { join } from 'node:path';
+import { connect } from '../../src/index.js';
+import { spawnNode, type TestChild } from '../helpers/child.js';
+import { Cleanup, tempDir } from '../helpers/plexus.js';
 import { sleep, within } from '../helpers/wait.js';
 import { killableService } from './lock-helpers.js';
 
 const partyScript = new URL('./fixtures/lock-child.js', import.meta.url);
+const brokerScript = new URL('./fixtures/embedded-broker-child.js', import.meta.url);
 
 void it('kill -9 of the service: waiting parties arrive again and are released together, and the generation goes on', async (t) => {
   const s = await killableService(t);
@@ -42,4 +46,32 @@ void it('a party that died while the service was down is never counted after the
   assert.equal(alone, false, 'released with a party that had died');
   const two = await within(barrier(await s.broker.connect(), 'dead', { parties: 2 }).wait({ timeoutMs: 10_000 }), 10_000, 'a live second party');
   assert.equal((await within(one, 5000, 'first released')).generation, two.generation);
+});
+
+void it('kill -9 of a broker with its embedded durable service: the round completes after the restart with the next generation', async (t) => {
+  const cleanup = new Cleanup(t);
+  const dir = await tempDir(cleanup, 'plexus-barrier-embedded-');
+  const url = `unix://${join(dir, 'b.sock')}`;
+  const start = async (): Promise<TestChild> => {
+    const c = await spawnNode(cleanup, brokerScript, [url, join(dir, 'data')]);
+    await c.waitLine(/^ready$/, 10_000);
+    return c;
+  };
+  let broker = await start();
+  const conns = await Promise.all([0, 1, 2].map(() => connect(url, { timeoutMs: 3000 })));
+  for (const c of conns) cleanup.defer(() => c.close());
+  const b = (i: number) => barrier(conns[i]!, 'embedded', { parties: 3 });
+  const round1 = await within(Promise.all([0, 1, 2].map((i) => b(i).wait({ timeoutMs: 10_000 }))), 10_000, 'round 1');
+  const g1 = round1[0]!.generation;
+  const waits = [0, 1].map((i) => b(i).wait({ timeoutMs: 40_000 }));
+  await sleep(300);
+  await broker.kill();
+  broker = await start();
+  const last = await within(b(2).wait({ timeoutMs: 30_000 }), 30_000, 'the third party after the restart');
+  const others = await within(Promise.all(waits), 15_000, 'the parties from before the crash');
+  assert.equal(last.generation, g1 + 1);
+  assert.deepEqual(
+    others.map((r) => r.generation),
+    [g1 + 1, g1 + 1],
+  );
 });
