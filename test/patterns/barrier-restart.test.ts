@@ -57,7 +57,7 @@ void it('kill -9 of a broker with its embedded durable service: the round comple
     await c.waitLine(/^ready$/, 10_000);
     return c;
   };
-  let broker = await start();
+  const broker = await start();
   const conns = await Promise.all([0, 1, 2].map(() => connect(url, { timeoutMs: 3000 })));
   for (const c of conns) cleanup.defer(() => c.close());
   const b = (i: number) => barrier(conns[i]!, 'embedded', { parties: 3 });
@@ -66,7 +66,7 @@ void it('kill -9 of a broker with its embedded durable service: the round comple
   const waits = [0, 1].map((i) => b(i).wait({ timeoutMs: 40_000 }));
   await sleep(300);
   await broker.kill();
-  broker = await start();
+  await start(); // stopped by PID when the test ends
   const last = await within(b(2).wait({ timeoutMs: 30_000 }), 30_000, 'the third party after the restart');
   const others = await within(Promise.all(waits), 15_000, 'the parties from before the crash');
   assert.equal(last.generation, g1 + 1);
