@@ -180,14 +180,18 @@ export function serveService<C extends ServiceContract>(
     const subject = methodSubject(contract, name);
     subjects[name] = subject;
     if (def.stream !== undefined) {
-      const listener = bus.acceptStreams(subject, { queue });
-      subs.push({ unsubscribe: () => listener.close() });
-      void (async () => {
-        for await (const stream of listener) {
-          running++;
-          void serveStreamCall(rt, stream).finally(() => running--);
-        }
-      })();
+      // As for unary methods: the queue group shares streams among instances, the
+      // instance subject reaches this one (version-range and least-pending clients).
+      for (const [on, group] of [[subject, queue], [instanceSubject(id, subject), '']] as const) {
+        const listener = bus.acceptStreams(on, { queue: group });
+        subs.push({ unsubscribe: () => listener.close() });
+        void (async () => {
+          for await (const stream of listener) {
+            running++;
+            void serveStreamCall(rt, stream).finally(() => running--);
+          }
+        })();
+      }
       continue;
     }
     const handler: RequestHandler = (msg, core) => {

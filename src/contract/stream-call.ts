@@ -8,6 +8,7 @@
 import type { Connection, PlexusStream } from '../client/index.js';
 import { contentTypeHeader } from '../codec/index.js';
 import { ErrorCode, PlexusError } from '../errors/index.js';
+import { ServiceBalancer, type BalanceStrategy, type BalancedRoute } from '../discovery/balance.js';
 import type { CallDefaults } from './call.js';
 import { REQUEST_ID_HEADER, callLimits, deadlinePassed, type CallLimits } from './context.js';
 import { methodOf, methodSubject, resolveCodec } from './define.js';
@@ -27,9 +28,19 @@ interface Prepared {
   readonly limits: CallLimits;
   readonly validate: boolean;
   readonly headers: Record<string, string>;
+  /** Picks the instance (version range, least-pending), as for unary calls. */
+  readonly balancer: ServiceBalancer | undefined;
+  readonly balance: BalanceStrategy | undefined;
 }
 
-function prepare(contract: ServiceContract, method: string, kind: 'server' | 'client', options: CallOptions, defaults: CallDefaults): Prepared {
+function prepare(
+  bus: Connection,
+  contract: ServiceContract,
+  method: string,
+  kind: 'server' | 'client',
+  options: CallOptions,
+  defaults: CallDefaults,
+): Prepared {
   const def = methodOf(contract, method);
   const what = `${contract.name}.${method}`;
   if (def.stream !== kind) throw new PlexusError(ErrorCode.INVALID_ARGUMENT, `${what} is not a ${kind}-streaming method`);
@@ -47,6 +58,8 @@ function prepare(contract: ServiceContract, method: string, kind: 'server' | 'cl
     limits,
     validate: options.validate ?? defaults.validate ?? true,
     headers,
+    balancer: defaults.balancer ?? (options.balance !== undefined ? new ServiceBalancer(bus, contract.name) : undefined),
+    balance: options.balance,
   };
 }
 
@@ -62,6 +75,7 @@ class OpenCall {
   constructor(
     readonly stream: PlexusStream,
     private readonly p: Prepared,
+    private readonly route: BalancedRoute | undefined,
   ) {
     this.onAbort = () => this.stop(p.limits.signal?.reason ?? new PlexusError(ErrorCode.CANCELLED, `${p.what} cancelled`), 'cancelled by caller');
     p.limits.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -87,6 +101,7 @@ class OpenCall {
     if (this.timer) clearTimeout(this.timer);
     this.p.limits.signal?.removeEventListener('abort', this.onAbort);
     this.p.limits.release();
+    this.route?.release();
   }
 }
 
@@ -98,14 +113,17 @@ async function open(bus: Connection, p: Prepared): Promise<OpenCall> {
     if (timeoutMs <= 0) throw deadlinePassed(p.what);
   }
   let stream: PlexusStream;
+  let route: BalancedRoute | undefined;
   try {
-    stream = await bus.stream(p.subject, { ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}), ...(p.limits.signal ? { signal: p.limits.signal } : {}) });
+    if (p.balancer?.needsRouting(p.balance)) route = await p.balancer.route(p.subject, p.balance);
+    stream = await bus.stream(route?.subject ?? p.subject, { ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}), ...(p.limits.signal ? { signal: p.limits.signal } : {}) });
   } catch (err) {
     p.limits.release();
+    route?.release();
     throw fromCallError(err);
   }
   const body: StreamOpen = { v: 1, headers: p.headers, timeoutMs };
-  const call = new OpenCall(stream, p);
+  const call = new OpenCall(stream, p, route);
   void stream.write(frameJson(StreamMessageKind.OPEN, body)).catch(() => {});
   return call;
 }
@@ -129,7 +147,7 @@ export async function* callServerStream(
   options: CallOptions = {},
   defaults: CallDefaults = {},
 ): AsyncGenerator<unknown, void, undefined> {
-  const p = prepare(contract, method, 'server', options, defaults);
+  const p = prepare(bus, contract, method, 'server', options, defaults);
   const value = p.validate ? await validateAsync(p.def.input, input, 'input', p.what) : input;
   const payload = p.codecs.request.encode(value);
   const call = await open(bus, p);
@@ -167,7 +185,7 @@ export async function callClientStream(
   options: CallOptions = {},
   defaults: CallDefaults = {},
 ): Promise<unknown> {
-  const p = prepare(contract, method, 'client', options, defaults);
+  const p = prepare(bus, contract, method, 'client', options, defaults);
   const call = await open(bus, p);
   const { stream } = call;
   const reader = new StreamMessageReader(stream);
