@@ -13,6 +13,10 @@ type AdapterLoader = (urls: string[], options: ConnectOptions) => Promise<Bus>;
  */
 const ADAPTERS: Readonly<Record<string, AdapterLoader>> = {
   nats: async (urls, options) => (await import('./nats/index.js')).connectNats(urls, options),
+  amqp: async (urls, options) => (await import('./amqp/index.js')).connectAmqp(urls, options),
+  amqps: async (urls, options) => (await import('./amqp/index.js')).connectAmqp(urls, options),
+  redis: async (urls, options) => (await import('./redis/index.js')).connectRedis(urls, options),
+  rediss: async (urls, options) => (await import('./redis/index.js')).connectRedis(urls, options),
 };
 
 /**
