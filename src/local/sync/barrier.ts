@@ -3,12 +3,23 @@
  * SharedArrayBuffer. Word 4 packs the generation (high 16 bits) and how many have arrived
  * in it (low 16 bits), so arriving, releasing and withdrawing are each one
  * compare-and-swap. The last to arrive starts the next generation and wakes everyone.
+ *
+ * Robust when created with `members: n`: a table of n holder slots after the barrier
+ * (holders.ts, {@link Barrier.bytesFor}) records the threads taking part (each registers
+ * with {@link Barrier.join} or its first wait). When a registered member's process dies,
+ * the barrier is *broken*: a waiter notices after a sleep slice, and every current and
+ * later `wait` fails with `PLEXUS_ERR_OWNER_DIED` (details: the dead pid) instead of
+ * waiting for a party that will never come, until {@link Barrier.reset}.
  */
 import { ErrorCode, plexusError } from '../../errors/index.js';
+import { HOLDER_SLOT_BYTES, HolderTable, MAX_HOLDER_SLOTS } from './holders.js';
 import { checkRegion, initRegion, regionView, SyncCore, SyncKind, W_STATE, type SyncAttachOptions, type SyncCreateOptions, type SyncWaitOptions } from './common.js';
 
 const W_WORD = W_STATE;
 const W_PARTIES = W_STATE + 1;
+const W_MEMBER_SLOTS = W_STATE + 2;
+/** Pid of the member whose death broke the barrier, 0 while intact. */
+const W_BROKEN = W_STATE + 3;
 
 /** What {@link Barrier.wait} returns. */
 export interface BarrierResult {
@@ -22,6 +33,12 @@ export interface BarrierResult {
 export interface BarrierCreateOptions extends SyncCreateOptions {
   /** How many must arrive before all go on (2 .. 65535). */
   readonly parties: number;
+  /**
+   * Robust mode: slots for this many member threads, in
+   * `Barrier.bytesFor(members) - Barrier.BYTES` bytes right after the barrier. 0: not robust.
+   * @default 0
+   */
+  readonly members?: number;
 }
 
 /** A reusable (cyclic) barrier over shared memory. */
@@ -30,17 +47,85 @@ export class Barrier {
   static readonly BYTES = 64;
   private readonly core: SyncCore;
   private readonly i32: Int32Array;
+  private readonly members: HolderTable | undefined;
+
+  /** Bytes a barrier with `members` member slots occupies (robust mode). */
+  static bytesFor(members = 0): number {
+    return Barrier.BYTES + members * HOLDER_SLOT_BYTES;
+  }
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, create: BarrierCreateOptions | undefined, options: SyncAttachOptions) {
     const i32 = regionView(buffer, byteOffset, 'Barrier');
     if (create !== undefined) {
       const p = create.parties;
       if (!Number.isInteger(p) || p < 1 || p > 0xffff) throw plexusError(ErrorCode.INVALID_ARGUMENT, `parties must be an integer from 1 to 65535, got ${p}`);
+      const slots = create.members ?? 0;
+      if (!Number.isInteger(slots) || slots < 0 || slots > MAX_HOLDER_SLOTS) throw plexusError(ErrorCode.INVALID_ARGUMENT, `members must be an integer from 0 to ${MAX_HOLDER_SLOTS}, got ${slots}`);
+      if (slots > 0) new HolderTable(buffer, byteOffset + Barrier.BYTES, slots, 'Barrier').clear();
       initRegion(i32, SyncKind.BARRIER, create, 'Barrier');
+      Atomics.store(i32, W_MEMBER_SLOTS, slots);
       Atomics.store(i32, W_PARTIES, p);
     }
     this.core = new SyncCore(i32, checkRegion(i32, SyncKind.BARRIER, 'Barrier'), options);
     this.i32 = i32;
+    const slots = Atomics.load(i32, W_MEMBER_SLOTS);
+    this.members = slots > 0 ? new HolderTable(buffer, byteOffset + Barrier.BYTES, slots, 'Barrier') : undefined;
+  }
+
+  /** True when created with member slots (see the class comment). */
+  get robust(): boolean {
+    return this.members !== undefined;
+  }
+
+  /** Pid of the member whose death broke the barrier; 0 while it is intact. */
+  get brokenBy(): number {
+    return Atomics.load(this.i32, W_BROKEN);
+  }
+
+  /**
+   * Robust mode: registers this thread as a member (once; `wait` does it too), so that its
+   * death breaks the barrier even before its first arrival.
+   * @throws PlexusError `PLEXUS_ERR_REGISTRY_LIMIT` when every member slot is taken.
+   */
+  join(): void {
+    const m = this.members;
+    if (m === undefined || m.held() > 0) return;
+    if (!m.add(1)) throw plexusError(ErrorCode.REGISTRY_LIMIT, `Barrier: all ${m.slots} member slots are taken`, { details: { slots: m.slots } });
+  }
+
+  /** Robust mode: this thread takes part no more (a later death does not break the barrier). */
+  leave(): void {
+    const m = this.members;
+    if (m !== undefined && m.held() > 0) m.remove(m.held());
+  }
+
+  /**
+   * Repairs a broken barrier: forgets the dead member and any arrivals, and starts a new
+   * generation. Call it once the parties agree (e.g. after replacing the dead one).
+   */
+  reset(): void {
+    const g = Atomics.load(this.i32, W_WORD) >>> 16;
+    Atomics.store(this.i32, W_WORD, ((g + 1) & 0xffff) << 16);
+    Atomics.store(this.i32, W_BROKEN, 0);
+    this.core.wakeWord(W_WORD);
+  }
+
+  /** Throws when the barrier is broken. */
+  private checkBroken(): void {
+    const pid = Atomics.load(this.i32, W_BROKEN);
+    if (pid !== 0) throw plexusError(ErrorCode.OWNER_DIED, `the barrier is broken: member process ${pid} died`, { details: { pid } });
+  }
+
+  /** After a sleep slice (robust mode): a dead member breaks the barrier for everyone. */
+  private checkMembers(): undefined {
+    this.checkBroken();
+    const dead = this.members!.reclaimDead();
+    if (dead.length > 0) {
+      Atomics.compareExchange(this.i32, W_BROKEN, 0, dead[0]!.pid);
+      this.core.wakeWord(W_WORD);
+      this.checkBroken();
+    }
+    return undefined;
   }
 
   /** Initialises a barrier at `byteOffset` (8-byte aligned, {@link Barrier.BYTES} long). */
@@ -75,7 +160,7 @@ export class Barrier {
     if (arrived.serial) return arrived;
     const g = arrived.generation;
     try {
-      return await this.core.waitFor(W_WORD, () => this.released(g), 'Barrier.wait', opts);
+      return await this.core.waitFor(W_WORD, () => this.released(g), 'Barrier.wait', opts, this.members && (() => this.checkMembers()));
     } catch (err) {
       return this.withdraw(g, err);
     }
@@ -87,13 +172,17 @@ export class Barrier {
     if (arrived.serial) return arrived;
     const g = arrived.generation;
     try {
-      return this.core.waitForSync(W_WORD, () => this.released(g), 'Barrier.waitSync', timeoutMs);
+      return this.core.waitForSync(W_WORD, () => this.released(g), 'Barrier.waitSync', timeoutMs, this.members && (() => this.checkMembers()));
     } catch (err) {
       return this.withdraw(g, err);
     }
   }
 
   private arrive(): BarrierResult {
+    if (this.members) {
+      this.checkBroken();
+      this.join();
+    }
     const i32 = this.i32;
     const parties = Atomics.load(i32, W_PARTIES);
     for (;;) {
@@ -110,6 +199,7 @@ export class Barrier {
   }
 
   private released(g: number): BarrierResult | undefined {
+    if (this.members) this.checkBroken();
     return Atomics.load(this.i32, W_WORD) >>> 16 !== g ? { generation: g, serial: false } : undefined;
   }
 
