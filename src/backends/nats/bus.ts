@@ -10,6 +10,7 @@ import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../.
 import { Flag, FrameType, subjectProblem, type FrameInit } from '../../wire/index.js';
 import { NATS_HEADER, headersMatch, toMessage, toNatsHeaders } from './headers.js';
 import { CANCEL_SUBJECT, NatsRequests } from './requests.js';
+import { PATTERN_PROVIDER, type PatternProvider } from '../../patterns/provider.js';
 
 /** What the bus needs from the loaded `nats` module. */
 export interface NatsModule {
@@ -34,13 +35,17 @@ export class NatsBus implements Bus, SubscriptionHost {
   private resolveClosed!: (err: PlexusError | undefined) => void;
   readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
   readonly server: ServerInfo;
+  /** The durable patterns this backend gives (JetStream), for `kv(bus, …)` and friends. */
+  readonly [PATTERN_PROVIDER]: PatternProvider;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly mod: NatsModule,
     identity: string,
     private readonly requestTimeoutMs: number,
+    patterns: PatternProvider,
   ) {
+    this[PATTERN_PROVIDER] = patterns;
     const info = nc.info;
     this.server = {
       version: info?.proto ?? 1,

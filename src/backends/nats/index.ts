@@ -4,6 +4,7 @@ import type { ConnectOptions } from '../../client/options.js';
 import { resolveConnectOptions } from '../../client/options.js';
 import { loadBackendClient } from '../load.js';
 import { NatsBus, fromNatsError, type NatsModule } from './bus.js';
+import { NatsPatterns } from './patterns.js';
 
 export { NatsBus } from './bus.js';
 
@@ -49,5 +50,5 @@ export async function connectNats(urls: readonly string[], options: ConnectOptio
     await nc.close();
     throw options.signal.reason;
   }
-  return new NatsBus(nc, nats, options.user ?? options.name ?? 'anonymous', o.requestTimeoutMs);
+  return new NatsBus(nc, nats, options.user ?? options.name ?? 'anonymous', o.requestTimeoutMs, new NatsPatterns(nc, nats));
 }
