@@ -384,9 +384,15 @@ export class KvBucket {
       this.tombstoneTimer = undefined;
       this.tombstoneAt = Infinity;
       if (this.compacting) this.scheduleTombstones(Date.now() + PURGE_COMPACT_DELAY_MS);
-      else this.compact();
+      else if (this.tombstonesDue(Date.now())) this.compact();
+      else this.scheduleTombstones(); // rewritten meanwhile: nothing to forget yet
     }, Math.max(0, Math.min(at - Date.now(), TOMBSTONE_CHECK_MAX_MS)));
     this.tombstoneTimer.unref();
+  }
+
+  private tombstonesDue(now: number): boolean {
+    for (const st of this.keys.values()) if ((forgetAt(st, this.config.tombstoneTtlMs) ?? Infinity) <= now) return true;
+    return false;
   }
 
   /**
