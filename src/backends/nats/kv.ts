@@ -67,9 +67,14 @@ export function natsKv(nc: NatsConnection, mod: NatsModule, name: string, option
     ttl: bucketTtl,
     bindOnly: options.create === false,
   };
+  /** Binding alone does not look: with create false, ask for the bucket's stream first. */
+  const open = async (): Promise<KV> => {
+    if (options.create === false) await (await nc.jetstreamManager({ timeout })).streams.info(`KV_${name}`);
+    return js.views.kv(name, limits);
+  };
   let ready: Promise<KV> | undefined;
   const bucket = (): Promise<KV> => {
-    ready ??= js.views.kv(name, limits).catch((err: unknown) => {
+    ready ??= open().catch((err: unknown) => {
       ready = undefined; // try again on the next call
       throw fromJetStreamError(err, `open KV bucket ${name}`);
     });
