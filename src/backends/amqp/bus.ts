@@ -8,7 +8,9 @@ import { toBytes } from '../../client/payload.js';
 import type { RequestOptions } from '../../client/requests.js';
 import { Responders, type RequestHandler } from '../../client/responder.js';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../../client/subscription.js';
+import { PATTERN_PROVIDER, type PatternProvider } from '../../patterns/provider.js';
 import { Flag, FrameType, subjectMatches, type FrameInit } from '../../wire/index.js';
+import { AMQP } from '../capabilities/amqp.js';
 import { checkAppHeaders, checkSubject, checkTimeout, errorFromReplyPayload, withTimeout } from '../common/checks.js';
 import { PendingRequests } from '../common/pending-requests.js';
 import { headersMatch } from '../nats/headers.js';
@@ -62,6 +64,11 @@ export class AmqpBus implements Bus, SubscriptionHost {
   private resolveClosed!: (err: PlexusError | undefined) => void;
   readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
   readonly server: ServerInfo;
+  /** No durable patterns yet: each pattern function throws PLEXUS_ERR_NOT_SUPPORTED with the reason. */
+  readonly [PATTERN_PROVIDER]: PatternProvider = {
+    backend: 'amqp',
+    unsupported: { queue: String(AMQP.queue), mailbox: String(AMQP.mailbox), kv: String(AMQP.kv), lock: String(AMQP.lock) },
+  };
   private readonly ch: Channel;
   private readonly model: ChannelModel;
   private readonly requestTimeoutMs: number;
