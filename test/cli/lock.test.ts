@@ -9,10 +9,14 @@ import { withTimeout } from '../helpers/timeout.js';
 import { alive, runCli, startCli, testBroker, waitForOutput } from './helpers.js';
 
 async function setup(t: TestContext): Promise<string> {
+  return (await setupWithService(t)).url;
+}
+
+async function setupWithService(t: TestContext): Promise<{ url: string; svc: Awaited<ReturnType<typeof startDurableService>> }> {
   const { unix, dir } = await testBroker(t);
   const svc = await startDurableService({ dir: join(dir, 'data'), url: unix });
   t.after(() => svc.close());
-  return unix;
+  return { url: unix, svc };
 }
 
 /** A command that prints its pid and fence, outlives a few lease TTLs, then exits 3 (bounded on its own). */
@@ -69,5 +73,22 @@ describe('plexus lock', { timeout: 60_000 }, () => {
     const missing = await runCli(t, ['lock', 'idle', '--url', url, '--', 'plexus-no-such-command-xyz']);
     assert.equal(missing.code, 127, missing.stderr);
     assert.equal((await lock(bus, 'idle').info()).holders.length, 0);
+  });
+
+  it('a lost lease stops the command (SIGTERM) and exits non-zero', async (t) => {
+    const { url, svc } = await setupWithService(t);
+    // Runs for up to 30 s unless stopped; prints its pid so the test can always stop it.
+    const script = "console.log('pid=' + process.pid); setTimeout(() => process.exit(0), 30000);";
+    const run = startCli(t, ['lock', 'short', '--ttl', '500', '--url', url, '--', process.execPath, '-e', script]);
+    await waitForOutput(run, 'stdout', /pid=\d+/);
+    const pid = Number(/pid=(\d+)/.exec(run.stdout())![1]);
+    t.after(() => {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    await svc.close(); // nobody can renew the lease now
+    const { code } = await withTimeout(run.exited, 15_000, 'plexus lock exits once the lease is lost');
+    assert.notEqual(code, 0);
+    assert.match(run.stderr(), /PLEXUS_ERR_LEASE_LOST/);
+    assert.equal(alive(pid), false, 'the command was stopped');
   });
 });
