@@ -138,6 +138,7 @@ export class RedisBus implements Bus, SubscriptionHost {
       this.track(interest.kind === 'channel' ? this.sub.subscribe(interest.key) : this.sub.psubscribe(interest.key), plexus);
     }
     set.add(entry);
+    if (options.queue) this.track(this.claims.join(options.queue, subject, this.memberId(plexus)), plexus);
     return plexus;
   }
 
@@ -154,6 +155,7 @@ export class RedisBus implements Bus, SubscriptionHost {
         this.track(entry.key.startsWith('c:') ? this.sub.unsubscribe(name) : this.sub.punsubscribe(name), undefined);
       }
     }
+    if (sub.options.queue && this.state !== 'closed') this.claims.leave(sub.options.queue, sub.subject, this.memberId(sub));
     sub.end();
   }
 
@@ -235,6 +237,11 @@ export class RedisBus implements Bus, SubscriptionHost {
     });
   }
 
+  /** This subscription's id as a queue-group member. */
+  private memberId(sub: Subscription): string {
+    return `${this.server.connId}.${sub.sid}`;
+  }
+
   private meta(extra: Partial<EnvelopeMeta>): EnvelopeMeta {
     return { from: this.server.identity, conn: this.server.connId, id: `${this.server.connId}.${(++this.seq).toString(36)}`, ...extra };
   }
@@ -257,7 +264,7 @@ export class RedisBus implements Bus, SubscriptionHost {
       const id = env.meta?.id;
       if (group && id !== undefined) {
         const m = msg;
-        this.claims.claim(group, sub.subject, id, (won) => won && sub.push(m));
+        this.claims.claim(group, sub.subject, this.memberId(sub), id, (won) => won && sub.push(m));
       } else {
         sub.push(msg);
       }
@@ -336,6 +343,7 @@ export class RedisBus implements Bus, SubscriptionHost {
     const err = reason ?? new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection was closed');
     this.responders.abortAll(err);
     this.requests.failAll(err);
+    this.claims.stop();
     for (const { plexus } of this.subs.values()) plexus.end();
     this.subs.clear();
     this.byKey.clear();
