@@ -1,0 +1,120 @@
+/**
+ * Plexus on RabbitMQ vs raw amqplib doing the same thing, in one run:
+ *   - publish → subscribe throughput (one publisher connection, one subscriber connection)
+ *   - request/reply p50 with 1 in flight (direct reply-to on both sides)
+ * Prints each pair and the ratio. Needs RabbitMQ on 127.0.0.1:5672 (guest/guest).
+ * Run: npx tsc -p . && node dist/bench/backends/amqp.js [messages]
+ * Queue send/consume is not measured: the amqp:// adapter has no queues yet.
+ */
+import { randomUUID } from 'node:crypto';
+import amqplib, { type Channel } from 'amqplib';
+import { connectBus } from '../../src/index.js';
+
+const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const N = Number(process.argv[2] ?? 20000);
+const RR = Math.max(200, Math.floor(N / 20));
+const PAYLOAD = Buffer.alloc(128, 1);
+
+function done(n: number): { hit(): void; promise: Promise<void> } {
+  let seen = 0;
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { hit: () => (++seen === n ? resolve() : undefined), promise };
+}
+
+/** Publish n messages honouring write backpressure (amqplib returns false when its buffer is full). */
+async function publishAll(ch: Channel, key: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    if (!ch.publish('plexus', key, PAYLOAD)) await new Promise((r) => ch.once('drain', r));
+  }
+}
+
+async function rawPubSub(): Promise<number> {
+  const [pc, sc] = [await amqplib.connect(URL), await amqplib.connect(URL)];
+  const [pub, sub] = [await pc.createChannel(), await sc.createChannel()];
+  await pub.assertExchange('plexus', 'topic', { durable: true });
+  const key = `bench.${randomUUID()}`;
+  const q = (await sub.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+  await sub.bindQueue(q, 'plexus', key);
+  const d = done(N);
+  await sub.consume(q, () => d.hit(), { noAck: true });
+  const t0 = performance.now();
+  await publishAll(pub, key, N);
+  await d.promise;
+  const rate = N / ((performance.now() - t0) / 1000);
+  await pc.close();
+  await sc.close();
+  return rate;
+}
+
+async function plexusPubSub(): Promise<number> {
+  const [pub, sub] = [await connectBus(URL), await connectBus(URL)];
+  const key = `bench.${randomUUID()}`;
+  const d = done(N);
+  sub.subscribe(key, { callback: () => d.hit(), maxPending: N });
+  await sub.flush();
+  const t0 = performance.now();
+  // Bus.publish is fire-and-forget; flush every 1000 so the comparison keeps bounded buffers too.
+  for (let i = 0; i < N; i++) {
+    pub.publish(key, PAYLOAD);
+    if (i % 1000 === 999) await pub.flush();
+  }
+  await d.promise;
+  const rate = N / ((performance.now() - t0) / 1000);
+  await pub.close();
+  await sub.close();
+  return rate;
+}
+
+function p50(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function rawRequestReply(): Promise<number> {
+  const [cc, sc] = [await amqplib.connect(URL), await amqplib.connect(URL)];
+  const [caller, server] = [await cc.createChannel(), await sc.createChannel()];
+  await caller.assertExchange('plexus', 'topic', { durable: true });
+  const key = `bench.${randomUUID()}`;
+  const q = (await server.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+  await server.bindQueue(q, 'plexus', key);
+  await server.consume(q, (m) => m && server.publish('', m.properties.replyTo as string, m.content, { correlationId: m.properties.correlationId as string }), { noAck: true });
+  let waiting: (() => void) | undefined;
+  await caller.consume('amq.rabbitmq.reply-to', () => waiting?.(), { noAck: true });
+  const times: number[] = [];
+  for (let i = 0; i < RR; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((r) => {
+      waiting = r;
+      caller.publish('plexus', key, PAYLOAD, { replyTo: 'amq.rabbitmq.reply-to', correlationId: String(i) });
+    });
+    times.push(performance.now() - t0);
+  }
+  await cc.close();
+  await sc.close();
+  return p50(times);
+}
+
+async function plexusRequestReply(): Promise<number> {
+  const [caller, server] = [await connectBus(URL), await connectBus(URL)];
+  const key = `bench.${randomUUID()}`;
+  server.serve(key, (m) => m.data);
+  await server.flush();
+  const times: number[] = [];
+  for (let i = 0; i < RR; i++) {
+    const t0 = performance.now();
+    await caller.request(key, PAYLOAD, { timeout: 10_000 });
+    times.push(performance.now() - t0);
+  }
+  await caller.close();
+  await server.close();
+  return p50(times);
+}
+
+const rawRate = await rawPubSub();
+const plexusRate = await plexusPubSub();
+const rawP50 = await rawRequestReply();
+const plexusP50 = await plexusRequestReply();
+console.log(`amqp bench (${N} messages of ${PAYLOAD.length} B, ${RR} requests)`);
+console.log(`pub→sub msgs/s   raw ${rawRate.toFixed(0)}  plexus ${plexusRate.toFixed(0)}  plexus/raw ${(plexusRate / rawRate).toFixed(2)}`);
+console.log(`req/rep p50 ms   raw ${rawP50.toFixed(3)}  plexus ${plexusP50.toFixed(3)}  plexus/raw ${(plexusP50 / rawP50).toFixed(2)}`);
