@@ -210,7 +210,8 @@ export abstract class RingBase {
   tryReadBatch(maxBytes = 256 * 1024): Uint8Array | undefined {
     this.checkNotHeld();
     // Payload ready now is at most the bytes between head and tail (headers included).
-    let out = new Uint8Array(Math.max(0, Math.min(this.usedBytes, maxBytes)));
+    // Not zero-filled: every byte handed out is copied in first.
+    let out: Uint8Array = Buffer.allocUnsafe(Math.max(0, Math.min(this.usedBytes, maxBytes)));
     let off = 0;
     let records = 0;
     for (;;) {
@@ -220,7 +221,7 @@ export abstract class RingBase {
       const len = this.i32[idx >> 2]! - 1;
       if (off + len > out.length) {
         if (off > 0) break; // the rest waits for the next batch
-        out = new Uint8Array(len); // a single record larger than the bound
+        out = Buffer.allocUnsafe(len); // a single record larger than the bound
       }
       const start = idx + RECORD_HEADER_BYTES;
       out.set(this.copy.subarray(start, start + len), off);
