@@ -143,10 +143,10 @@ export class DurableService {
       if (raw === undefined) continue; // a create that did not finish
       const config = parseStreamConfig(raw, true);
       const st = await DurableStream.open(config, this.streamDir(name));
-      st.onError = this.onError;
       this.streams.set(config.name, st);
       await this.loadConsumers(st);
-      st.trimWorkqueue(); // what acks saved before a crash may not have trimmed yet
+      // Acked messages whose (non-durable) trim a crash undid: gone before anyone looks.
+      await st.applyWorkqueue().catch((err: unknown) => this.onError(err));
       this.capture(st);
     }
   }
@@ -298,7 +298,6 @@ export class DurableService {
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(join(dir, 'stream.json'), JSON.stringify(config));
     const st = await DurableStream.open(config, dir);
-    st.onError = this.onError;
     this.streams.set(config.name, st);
     this.capture(st);
     await this.bus.flush();

@@ -257,23 +257,14 @@ export class DurableStream {
     });
   }
 
-  /** Where failures of background work (work-queue trims) go; the service sets it. */
-  onError: (err: unknown) => void = () => undefined;
 
   /**
-   * Start a work-queue trim without waiting for it (at start: what acks saved before a
-   * crash may not have trimmed yet). Acks wait for theirs, so that a queue's `stat()`
-   * right after an ack no longer counts it.
-   */
-  trimWorkqueue(): void {
-    this.applyWorkqueue().catch((err: unknown) => this.onError(err));
-  }
-
-  /**
-   * Work-queue retention: drop everything every consumer has acknowledged. Coalesced:
-   * each truncation writes the first-sequence marker (fsync) with appends held, so a burst
-   * of acks runs at most the one in progress plus one more, which uses the floor as it is
-   * when it starts and so covers every ack made before this call.
+   * Work-queue retention: drop everything every consumer has acknowledged. Acks wait for
+   * it (a queue's `stat()` right after an ack no longer counts the message). Coalesced: it
+   * holds appends while it runs, so a burst of acks runs at most the trim in progress
+   * plus one more, which uses the floor as it is when it starts and so covers every ack
+   * made before this call. The cut is not made durable (the store saves it at close): a
+   * crash can undo it, and the service trims again when it opens the stream.
    */
   applyWorkqueue(): Promise<void> {
     if (this.workqueueFloor() + 1 <= this.log.firstSeq) return Promise.resolve();
@@ -296,7 +287,9 @@ export class DurableStream {
   private startTruncate(): Promise<void> {
     this.truncateNext = undefined;
     const floor = this.workqueueFloor();
-    const run = floor + 1 > this.log.firstSeq ? this.log.truncateBefore(floor + 1).then(() => undefined) : Promise.resolve();
+    // Not durable: the acks are in the consumer state, and a cut a crash undoes is redone
+    // when the service opens the stream.
+    const run = floor + 1 > this.log.firstSeq ? this.log.truncateBefore(floor + 1, { durable: false }).then(() => undefined) : Promise.resolve();
     const p = run.finally(() => {
       if (this.truncating === p) this.truncating = undefined;
     });

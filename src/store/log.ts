@@ -285,13 +285,20 @@ export class Log {
    * Remove every record below `seq` (clamped to `lastSeq + 1`): the new first sequence is
    * written durably before it resolves, and whole segments below it are deleted. Used by
    * work-queue retention (the layer above calls it with its ack floor).
+   *
+   * With `durable: false` the new first sequence is not written (no fsync, appends are
+   * held only for the segment deletes): like retention limits, it is saved by `close()`
+   * or the next durable call, and a crash moves it back to the last saved one. For a
+   * caller that can redo the cut after a restart (work-queue acks are in the consumer
+   * state, and the service trims again when it starts).
    */
-  async truncateBefore(seq: number): Promise<RetentionResult> {
+  async truncateBefore(seq: number, options: { readonly durable?: boolean } = {}): Promise<RetentionResult> {
     seqArg('seq', seq);
     if (this.ending) throw closedError();
+    const durable = options.durable ?? true;
     return this.writer.exclusive(async () => {
       const target = Math.min(seq, this.host.nextSeq);
-      if (target > this.savedMarker) {
+      if (durable && target > this.savedMarker) {
         await writeFileAtomic(this.opts.fs, this.dir, join(this.dir, FileNames.meta), encodeMeta(target), true).catch((err: unknown) => {
           throw writeFailed(err, undefined, 'writing the first-sequence marker');
         });

@@ -95,7 +95,7 @@ void describe('durable service: batched acks', () => {
     assert.equal((await f.ds.streamInfo('wq')).state.firstSeq, 31);
   });
 
-  void it('a trim a crash cut short is redone when the service starts', async (t) => {
+  void it('a trim a crash undid (or cut short) is redone when the service starts', async (t) => {
     const f = await durableFixture(t);
     await f.ds.createStream({ name: 'wq', subjects: ['wq.x'], retention: 'workqueue' });
     await f.ds.createConsumer({ stream: 'wq', name: 'c' });

@@ -248,3 +248,31 @@ void describe('retention: concurrent readers', () => {
     }
   });
 });
+
+void describe('retention: truncateBefore without durability', () => {
+  void it('cuts at once without writing the marker; close saves it; a crash falls back to the last saved one', async (t) => {
+    const dir = await tempDir(t);
+    const log = await openLog(dir, SMALL);
+    await fill(log, 200);
+    const meta = (): Promise<boolean> =>
+      readdir(dir).then((names) => names.some((n) => n.endsWith('.meta')));
+    await log.truncateBefore(100, { durable: false });
+    assert.equal(log.firstSeq, 100);
+    assert.equal(await log.read(99), undefined);
+    assert.equal(await meta(), false, 'no marker written');
+    await log.truncateBefore(130);
+    assert.equal(await meta(), true, 'a durable cut writes it');
+    await log.truncateBefore(150, { durable: false });
+    assert.equal(log.firstSeq, 150);
+    // What a crash now leaves: a copy of the files as they are.
+    const crashed = await tempDir(t);
+    for (const n of await readdir(dir)) if (!n.startsWith('LOCK')) await writeFile(join(crashed, n), await readFile(join(dir, n)));
+    const after = await open(t, crashed, SMALL);
+    assert.ok(after.firstSeq >= 130 && after.firstSeq <= 150, `back to the saved marker or a segment start (${after.firstSeq})`);
+    assert.equal((await after.read(150))!.seq, 150);
+    await after.close();
+    await log.close();
+    const again = await open(t, dir, SMALL);
+    assert.equal(again.firstSeq, 150, 'close saved the marker');
+  });
+});
