@@ -111,8 +111,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(', ')}`, '');
   const specs = { ...COMMON_OPTIONS, ...(command.client ? CLIENT_OPTIONS : {}), ...command.options };
-  // --help wins over any other mistake on the line.
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // --help wins over any other mistake on the line — but not after `--`, where the
+  // words belong to a command plexus runs (`plexus lock x -- cmd --help`).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(`${commandHelp(command)}\n`);
     return 0;
   }

@@ -51,6 +51,13 @@ describe('plexus lock', { timeout: 60_000 }, () => {
     await next.release();
   });
 
+  it("the words after `--` are the command's: its --help is passed on, not taken as plexus's", async (t) => {
+    const url = await setup(t);
+    const r = await runCli(t, ['lock', 'helpful', '--url', url, '--', process.execPath, '-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '--', '--help', '-h']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim()), ['--help', '-h']);
+  });
+
   it('lock info; usage errors; a command that cannot start exits 127 and releases', async (t) => {
     const url = await setup(t);
     const free = await runCli(t, ['lock', 'info', 'idle', '--url', url]);
