@@ -35,8 +35,7 @@ export const NATS: Capabilities = {
     'JetStream KV before nats-server 2.11 has only a bucket-wide TTL (the ttlMs given when the bucket is created); a put with a different ttlMs is refused with PLEXUS_ERR_NOT_SUPPORTED',
   'kv-watch': true,
   'kv-history': true,
-  lock:
-    'not built yet on nats; lock() throws PLEXUS_ERR_NOT_SUPPORTED',
+  lock: true,
   'lock-fencing':
-    'JetStream cannot check a lease and write a key in one atomic step, and locks are not built on nats; a KV write with a fence is refused with PLEXUS_ERR_NOT_SUPPORTED',
+    'JetStream cannot check a lease and write a key in one atomic step, so a KV write with a fence is refused with PLEXUS_ERR_NOT_SUPPORTED',
 };

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
-import { ErrorCode, kv, lock, mailbox, queue, type Bus, type KvBucket, type KvOptions } from '../../../src/index.js';
+import { ErrorCode, kv, mailbox, queue, type Bus, type KvBucket, type KvOptions } from '../../../src/index.js';
 import { Cleanup } from '../../helpers/plexus.js';
 import { codeOf, rejection, thrownCode, waitFor, within } from '../../helpers/wait.js';
 import { natsTarget } from '../../conformance/targets.js';
@@ -32,11 +32,11 @@ test('nats kv: a per-key TTL, a fence and keys JetStream cannot hold are refused
   assert.equal(await bucket.get('a'), undefined, 'nothing was written by a refused put');
 });
 
-test('nats: queue, mailbox and lock say they are not supported, with the reason', async (t) => {
+test('nats: queue and mailbox say they are not supported, with the reason', async (t) => {
   const cleanup = new Cleanup(t);
   const { connect } = await natsTarget.open(cleanup);
   const bus = await connect();
-  for (const make of [() => queue(bus, 'q1'), () => mailbox(bus, 'owner1'), () => lock(bus, 'l1')]) {
+  for (const make of [() => queue(bus, 'q1'), () => mailbox(bus, 'owner1')]) {
     assert.equal(thrownCode(make), ErrorCode.NOT_SUPPORTED);
   }
 });
