@@ -13,6 +13,7 @@ import { Flag, FrameType, subjectMatches, type FrameInit } from '../../wire/inde
 import { AMQP } from '../capabilities/amqp.js';
 import { checkAppHeaders, checkSubject, checkTimeout, errorFromReplyPayload, withTimeout } from '../common/checks.js';
 import { PendingRequests } from '../common/pending-requests.js';
+import { redial, type RedialPolicy } from './redial.js';
 import { headersMatch } from '../nats/headers.js';
 import {
   AMQP_HEADER,
@@ -31,7 +32,9 @@ const MAX_PAYLOAD = 128 * 1024 * 1024;
 interface SubEntry {
   readonly plexus: Subscription;
   /** Resolves with the consumer tag once the queue is declared, bound and consumed. */
-  readonly ready: Promise<string | undefined>;
+  ready: Promise<string | undefined>;
+  /** Declare, bind and consume again (after a reconnect). */
+  readonly setup: () => Promise<string | undefined>;
 }
 
 /** What the adapter was told at connect time. */
@@ -42,6 +45,8 @@ export interface AmqpBusInit {
   readonly identity: string;
   readonly serverId: string;
   readonly requestTimeoutMs: number;
+  /** How to reconnect when the connection drops; absent: the bus closes instead. */
+  readonly redial?: Omit<RedialPolicy, 'stopped'>;
 }
 
 /**
@@ -69,9 +74,10 @@ export class AmqpBus implements Bus, SubscriptionHost {
     backend: 'amqp',
     unsupported: { queue: String(AMQP.queue), mailbox: String(AMQP.mailbox), kv: String(AMQP.kv), lock: String(AMQP.lock) },
   };
-  private readonly ch: Channel;
-  private readonly model: ChannelModel;
+  private ch: Channel;
+  private model: ChannelModel;
   private readonly requestTimeoutMs: number;
+  private readonly redialPolicy: Omit<RedialPolicy, 'stopped'> | undefined;
   /** Answers `msg.respond()` on received requests. */
   private readonly replier: ReplyChannel = { publish: (reply, data, options) => this.publishReply(reply, toBytes(data), options?.headers, false) };
 
@@ -79,6 +85,7 @@ export class AmqpBus implements Bus, SubscriptionHost {
     this.model = init.model;
     this.ch = init.channel;
     this.requestTimeoutMs = init.requestTimeoutMs;
+    this.redialPolicy = init.redial;
     this.server = {
       version: 1,
       serverId: init.serverId,
@@ -92,16 +99,56 @@ export class AmqpBus implements Bus, SubscriptionHost {
       this.ch.publish(EXCHANGE, CANCEL_KEY, Buffer.from(JSON.stringify(reason.toWire())), this.props(undefined, { [AMQP_HEADER.reply]: reply }));
     });
     this.responders = new Responders({ sendFrame: (init) => this.sendReply(init), encodeHeadersChecked: () => undefined });
+    this.attach();
+  }
+
+  /** Listen to the current connection and channel. */
+  private attach(): void {
+    const { model, ch } = this;
     // A mandatory request nobody is bound to comes back: that is "no responders".
-    this.ch.on('return', (m: AmqpMessage) => {
+    ch.on('return', (m: AmqpMessage) => {
       const id = m.properties.correlationId as unknown;
       if (typeof id !== 'string') return;
       const subject = this.requests.subjectOf(id);
       if (subject !== undefined) this.requests.settle(id, new PlexusError(ErrorCode.NO_RESPONDERS, `no responders for ${subject}`));
     });
-    this.ch.on('error', (err: unknown) => this.report(lost(err)));
-    this.model.on('error', () => undefined); // the 'close' event below carries the error
-    this.model.on('close', (err?: unknown) => this.shutdown(err ? lost(err) : this.state === 'closed' ? undefined : lost('the server closed the connection')));
+    ch.on('error', (err: unknown) => this.report(lost(err)));
+    model.on('error', () => undefined); // the 'close' event below carries the error
+    model.on('close', (err?: unknown) => {
+      if (this.model !== model || this.state === 'closed') return;
+      const why = lost(err ?? 'the server closed the connection');
+      if (this.redialPolicy === undefined || this.state === 'draining') this.shutdown(why);
+      else void this.reconnect(why);
+    });
+  }
+
+  /**
+   * The connection dropped: dial again and rebuild the topology. Requests waiting for a
+   * reply fail now (their direct reply-to died with the channel); subscriptions resume.
+   */
+  private async reconnect(why: PlexusError): Promise<void> {
+    this.setState('reconnecting');
+    this.requests.failAll(why);
+    const fresh = await redial({ ...this.redialPolicy!, stopped: () => this.state === 'closed' });
+    if (fresh === undefined) return this.shutdown(why);
+    if (this.state === 'closed') {
+      await fresh.model.close().catch(() => undefined);
+      return;
+    }
+    this.model = fresh.model;
+    this.ch = fresh.channel;
+    this.attach();
+    try {
+      await this.start();
+      for (const entry of this.subs.values()) entry.ready = entry.setup();
+      if (this.cancelReady) this.cancelReady = this.consume(CANCEL_KEY, undefined, this.onCancel);
+      await Promise.all([...[...this.subs.values()].map((e) => e.ready), this.cancelReady]);
+    } catch (err) {
+      // The new link failed while rebuilding: its 'close' event starts the next round.
+      this.report(fromAmqpError(err, 'rebuild the topology after a reconnect'));
+      return;
+    }
+    if (this.state === 'reconnecting') this.setState('open');
   }
 
   /** Start consuming direct replies (call once, before the first request). */
@@ -153,11 +200,13 @@ export class AmqpBus implements Bus, SubscriptionHost {
       const msg = toMessage(m, routingKey, this.replier);
       if (!filter || headersMatch(msg, filter)) plexus.push(msg);
     };
-    const ready = this.consume(key, options.queue, onMessage).catch((err: unknown) => {
-      plexus.fail(this.report(fromAmqpError(err, `subscribe to ${subject}`)));
-      return undefined;
-    });
-    this.subs.set(plexus.sid, { plexus, ready });
+    const setup = (): Promise<string | undefined> =>
+      this.consume(key, options.queue, onMessage).catch((err: unknown) => {
+        if (this.state === 'reconnecting') return undefined; // rebuilt on the next link
+        plexus.fail(this.report(fromAmqpError(err, `subscribe to ${subject}`)));
+        return undefined;
+      });
+    this.subs.set(plexus.sid, { plexus, ready: setup(), setup });
     return plexus;
   }
 
@@ -325,13 +374,14 @@ export class AmqpBus implements Bus, SubscriptionHost {
 
   private listenForCancels(): void {
     if (this.cancelReady) return;
-    const onCancel = (m: ConsumeMessage | null): void => {
-      const id = (m?.properties.headers as Record<string, unknown> | undefined)?.[AMQP_HEADER.reply];
-      const reply = typeof id === 'string' ? this.serving.get(id) : undefined;
-      if (m && reply !== undefined) this.responders.cancel(reply, m.content.toString('utf8'));
-    };
-    this.cancelReady = this.consume(CANCEL_KEY, undefined, onCancel).catch((err: unknown) => this.report(fromAmqpError(err, 'listen for cancel notices')));
+    this.cancelReady = this.consume(CANCEL_KEY, undefined, this.onCancel).catch((err: unknown) => this.report(fromAmqpError(err, 'listen for cancel notices')));
   }
+
+  private readonly onCancel = (m: ConsumeMessage | null): void => {
+    const id = (m?.properties.headers as Record<string, unknown> | undefined)?.[AMQP_HEADER.reply];
+    const reply = typeof id === 'string' ? this.serving.get(id) : undefined;
+    if (m && reply !== undefined) this.responders.cancel(reply, m.content.toString('utf8'));
+  };
 
   /** Emit `err` to 'error' listeners and return it. */
   private report(err: PlexusError): PlexusError {
@@ -341,6 +391,8 @@ export class AmqpBus implements Bus, SubscriptionHost {
 
   private assertOpen(): void {
     if (this.state === 'closed') throw new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection is closed');
+    // Nothing is buffered while the link is down: a publish is refused, never reported as sent and lost.
+    if (this.state === 'reconnecting') throw new PlexusError(ErrorCode.CONNECTION_LOST, 'not sent: the connection to RabbitMQ is being re-established');
   }
 
   private setState(s: ConnectionStatus): void {

@@ -32,15 +32,22 @@ export async function connectAmqp(urls: readonly string[], options: ConnectOptio
   if (options.user !== undefined) url.username = encodeURIComponent(options.user);
   if (options.pass !== undefined) url.password = encodeURIComponent(options.pass);
   const identity = decodeURIComponent(url.username) || 'guest';
-  let model: ChannelModel;
-  let gaveUp = false;
-  try {
+  const dial = async (): Promise<ChannelModel> => {
+    let gaveUp = false;
     const dialing = amqp.connect(url.toString(), { timeout: o.timeoutMs, ...(options.tls ?? {}) });
     // A connection that opens after we gave up is closed, not leaked.
     dialing.then((m) => (gaveUp ? m.close() : undefined)).catch(() => undefined);
-    model = await withTimeout(dialing, o.timeoutMs, 'connect');
+    try {
+      return await withTimeout(dialing, o.timeoutMs, 'connect');
+    } catch (err) {
+      gaveUp = true;
+      throw err;
+    }
+  };
+  let model: ChannelModel;
+  try {
+    model = await dial();
   } catch (err) {
-    gaveUp = true;
     const text = (err as Error).message ?? String(err);
     if (/ACCESS_REFUSED|403/.test(text)) throw new PlexusError(ErrorCode.AUTH_FAILED, `RabbitMQ refused the login: ${text}`, { cause: err });
     throw new PlexusError(ErrorCode.CONNECT_FAILED, `could not connect to ${redact(url)}: ${text}`, { cause: err });
@@ -54,6 +61,9 @@ export async function connectAmqp(urls: readonly string[], options: ConnectOptio
       identity,
       serverId: `${String(props.product ?? 'RabbitMQ')} ${String(props.version ?? '')}`.trim(),
       requestTimeoutMs: o.requestTimeoutMs,
+      ...(o.reconnect
+        ? { redial: { dial, delayMs: o.reconnectDelayMs, maxDelayMs: o.maxReconnectDelayMs, maxAttempts: o.maxReconnectAttempts } }
+        : {}),
     });
     await bus.start();
     if (options.signal?.aborted) {
