@@ -9,6 +9,8 @@ import type { RequestOptions } from '../../client/requests.js';
 import { Responders, type RequestHandler } from '../../client/responder.js';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../../client/subscription.js';
 import { filterMatches } from '../../broker/router.js';
+import { PATTERN_PROVIDER, type PatternProvider } from '../../patterns/provider.js';
+import { REDIS } from '../capabilities/redis.js';
 import { Flag, FrameType, subjectMatches, type FrameInit } from '../../wire/index.js';
 import { checkAppHeaders, checkSubject, checkTimeout, errorFromReplyPayload, withTimeout } from '../common/checks.js';
 import { PendingRequests } from '../common/pending-requests.js';
@@ -54,6 +56,11 @@ export class RedisBus implements Bus, SubscriptionHost {
   private resolveClosed!: (err: PlexusError | undefined) => void;
   readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
   readonly server: ServerInfo;
+  /** No durable patterns yet: each pattern function throws PLEXUS_ERR_NOT_SUPPORTED with the reason. */
+  readonly [PATTERN_PROVIDER]: PatternProvider = {
+    backend: 'redis',
+    unsupported: { queue: String(REDIS.queue), mailbox: String(REDIS.mailbox), kv: String(REDIS.kv), lock: String(REDIS.lock) },
+  };
 
   constructor(
     private readonly cmd: Redis,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { ErrorCode, connectBus, type Message } from '../../../src/index.js';
+import { ErrorCode, connectBus, kv, lock, mailbox, queue, type Message } from '../../../src/index.js';
 import { decodeEnvelope, encodeEnvelope } from '../../../src/backends/redis/envelope.js';
 import { redisInterest } from '../../../src/backends/redis/channels.js';
 import { Cleanup, take } from '../../helpers/plexus.js';
@@ -94,4 +94,13 @@ test('a queue group member that unsubscribes gets no more messages; the other ta
   await pub.flush();
   const got = (await take(subB, 10, WAIT_MS)).map((m: Message) => m.string());
   assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => String(i)));
+});
+
+test('queue, mailbox, kv and lock on redis:// are refused with PLEXUS_ERR_NOT_SUPPORTED and the reason', async (t) => {
+  const cleanup = new Cleanup(t);
+  const s = await redisTarget.open(cleanup);
+  const bus = await s.connect();
+  for (const make of [() => queue(bus, s.name), () => mailbox(bus, s.name), () => kv(bus, s.name), () => lock(bus, s.name)]) {
+    assert.throws(make, (e: unknown) => (e as { code?: string }).code === ErrorCode.NOT_SUPPORTED && /redis/.test((e as Error).message));
+  }
 });
