@@ -7,7 +7,7 @@ import { colourful, describePayload, paint, writeAll } from './output.js';
 import { readStdin } from './stdin.js';
 
 const NAME = 'kv';
-const VERBS = ['get', 'put', 'del', 'watch', 'keys', 'history'] as const;
+const VERBS = ['get', 'put', 'del', 'purge', 'watch', 'keys', 'history'] as const;
 type Verb = (typeof VERBS)[number];
 
 const options: OptionSpecs = {
@@ -84,6 +84,11 @@ async function runVerb(verb: Verb, bucket: KvBucket, rest: string[], args: Parse
       process.stderr.write(r.deleted ? `${bucket.name}/${rest[0]} deleted at revision ${r.revision}\n` : `${bucket.name}/${rest[0]}: no such key\n`);
       return 0;
     }
+    case 'purge': {
+      const r = await bucket.purge(rest[0]!);
+      process.stderr.write(r.purged ? `${bucket.name}/${rest[0]} purged (history dropped) at revision ${r.revision}\n` : `${bucket.name}/${rest[0]}: no such key\n`);
+      return 0;
+    }
     case 'keys':
       for (const k of await bucket.keys(rest[0])) await writeAll(out, `${k}\n`);
       return 0;
@@ -149,12 +154,13 @@ export const kvCommand: Command = {
     'kv get BUCKET KEY [--revision N] [--json | --raw]',
     'kv put BUCKET KEY [VALUE] [--ttl MS] [--create | --revision N]',
     'kv del BUCKET KEY [--revision N]',
+    'kv purge BUCKET KEY',
     'kv watch BUCKET [KEY_OR_PATTERN] [--no-current | --after REV] [--count N] [--json | --raw]',
     'kv keys BUCKET [PATTERN]',
     'kv history BUCKET KEY [--json]',
   ],
   description:
-    'Keys are dot-separated tokens (e.g. user.42); patterns use * for one token and > for the rest. `put` reads the value from stdin when VALUE is missing (or "-") and stdin is not a terminal, and creates the bucket with default settings if needed. A failed compare-and-set says PLEXUS_ERR_KV_WRONG_REVISION (or PLEXUS_ERR_KV_KEY_EXISTS with --create) and exits 1. `watch` prints the current values, then every change with its revision; Ctrl-C stops it.',
+    'Keys are dot-separated tokens (e.g. user.42); patterns use * for one token and > for the rest. `put` reads the value from stdin when VALUE is missing (or "-") and stdin is not a terminal, and creates the bucket with default settings if needed. A failed compare-and-set says PLEXUS_ERR_KV_WRONG_REVISION (or PLEXUS_ERR_KV_KEY_EXISTS with --create) and exits 1. `purge` drops a key with its whole history (watchers see a purge marker). `watch` prints the current values, then every change with its revision; Ctrl-C stops it.',
   examples: [
     "plexus kv put sessions user.42 '{\"cart\":3}' --ttl 1800000",
     'plexus kv get sessions user.42',

@@ -47,6 +47,14 @@ describe('plexus kv', { timeout: 60_000 }, () => {
     assert.match(missing.stderr, /no such key/);
     const history = await runCli(t, ['kv', 'history', 'sessions', 'user.1', '--json', '--url', url]);
     assert.deepEqual(history.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { op: string }).op), ['del']);
+    assert.equal((await runCli(t, ['kv', 'put', 'sessions', 'user.2', 'v1', '--url', url])).code, 0);
+    assert.equal((await runCli(t, ['kv', 'put', 'sessions', 'user.2', 'v2', '--url', url])).code, 0);
+    const purge = await runCli(t, ['kv', 'purge', 'sessions', 'user.2', '--url', url]);
+    assert.equal(purge.code, 0, purge.stderr);
+    assert.match(purge.stderr, /user\.2 purged/);
+    const purged = await runCli(t, ['kv', 'history', 'sessions', 'user.2', '--json', '--url', url]);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.equal(purged.stdout.trim(), '', 'no revision of the purged key is left');
 
     const noBucket = await runCli(t, ['kv', 'get', 'nope', 'k', '--url', url]);
     assert.equal(noBucket.code, 1);
