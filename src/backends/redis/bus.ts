@@ -213,8 +213,11 @@ export class RedisBus implements Bus, SubscriptionHost {
 
   async flush(timeoutMs = 5000): Promise<void> {
     this.assertOpen();
-    // Redis answers in order: a PING's reply means every earlier command was processed.
-    await withTimeout(Promise.all([...this.inflight, this.cmd.ping(), this.claims.idle()]), timeoutMs, 'flush');
+    // Redis answers in order: a PING's reply means every earlier command was processed,
+    // and on the subscriber link that every message sent to it before has arrived (so
+    // its queue-group claims have been asked); then wait for those claims' answers.
+    const both = Promise.all([...this.inflight, this.cmd.ping(), this.sub.ping()]).then(() => this.claims.idle());
+    await withTimeout(both, timeoutMs, 'flush');
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
