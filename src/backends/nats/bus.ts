@@ -31,6 +31,8 @@ export class NatsBus implements Bus, SubscriptionHost {
   private readonly responders: Responders;
   private readonly requests: NatsRequests;
   private cancelSub: NatsSubscription | undefined;
+  /** `Plexus-From` / `Plexus-Conn` alone, shared by publishes without app headers (nats only reads them). */
+  private ownHeaders: MsgHdrs | undefined;
   private readonly listeners: { [K in keyof ConnectionEvents]: Set<ConnectionEvents[K]> } = { status: new Set(), error: new Set() };
   private resolveClosed!: (err: PlexusError | undefined) => void;
   readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
@@ -85,7 +87,9 @@ export class NatsBus implements Bus, SubscriptionHost {
     const payload = this.checkedPayload(data);
     if (options.reply !== undefined) checkSubject(options.reply, false);
     // `priority` has no NATS counterpart: core NATS has one lane per connection.
-    this.nc.publish(subject, payload, { headers: this.headersFor(options.headers, {}), ...(options.reply ? { reply: options.reply } : {}) });
+    // The identity headers never change: build them once for publishes without app headers.
+    const headers = options.headers === undefined ? (this.ownHeaders ??= this.headersFor(undefined, {})) : this.headersFor(options.headers, {});
+    this.nc.publish(subject, payload, { headers, ...(options.reply ? { reply: options.reply } : {}) });
   }
 
   subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
