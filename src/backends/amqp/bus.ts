@@ -14,6 +14,7 @@ import { AMQP } from '../capabilities/amqp.js';
 import { checkAppHeaders, checkSubject, checkTimeout, errorFromReplyPayload, withTimeout } from '../common/checks.js';
 import { PendingRequests } from '../common/pending-requests.js';
 import { redial, type RedialPolicy } from './redial.js';
+import { AmqpQueue, type QueueHost } from './queue.js';
 import { headersMatch } from '../nats/headers.js';
 import {
   AMQP_HEADER,
@@ -69,11 +70,20 @@ export class AmqpBus implements Bus, SubscriptionHost {
   private resolveClosed!: (err: PlexusError | undefined) => void;
   readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
   readonly server: ServerInfo;
-  /** No durable patterns yet: each pattern function throws PLEXUS_ERR_NOT_SUPPORTED with the reason. */
+  /** Queues and mailboxes on quorum queues; KV and locks are refused with the reason. */
   readonly [PATTERN_PROVIDER]: PatternProvider = {
     backend: 'amqp',
-    unsupported: { queue: String(AMQP.queue), mailbox: String(AMQP.mailbox), kv: String(AMQP.kv), lock: String(AMQP.lock) },
+    unsupported: { kv: String(AMQP.kv), lock: String(AMQP.lock) },
+    queue: (name, options) => {
+      const q = new AmqpQueue(this.queueHost, name, `plexus.queue.${name}`, options);
+      return { name, send: (d, o) => q.send(d, o), consume: (o) => q.consume(o), dlq: () => q.dlq(), stat: () => q.stat() };
+    },
+    mailbox: (owner, options) => {
+      const q = new AmqpQueue(this.queueHost, owner, `plexus.mailbox.${owner}`, options);
+      return { owner, send: (d, o) => q.send(d, o), read: (o) => q.consume(o), dlq: () => q.dlq(), stat: () => q.stat() };
+    },
   };
+  private readonly queueHost: QueueHost;
   private ch: Channel;
   private model: ChannelModel;
   private readonly requestTimeoutMs: number;
@@ -86,6 +96,7 @@ export class AmqpBus implements Bus, SubscriptionHost {
     this.ch = init.channel;
     this.requestTimeoutMs = init.requestTimeoutMs;
     this.redialPolicy = init.redial;
+    this.queueHost = { model: () => this.model, identity: init.identity };
     this.server = {
       version: 1,
       serverId: init.serverId,

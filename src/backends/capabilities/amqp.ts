@@ -1,9 +1,15 @@
 /** What the amqp:// adapter gives. Keep in step with docs/backends/amqp.md. */
 import type { Capabilities } from './types.js';
 
-/** Durable queues on RabbitMQ (quorum queues, publisher confirms, DLX) are designed but not built. */
-const QUEUES_NOT_BUILT =
-  'not built yet: queues and mailboxes on RabbitMQ quorum queues (publisher confirms, x-delivery-limit, dead-letter exchange) are not implemented in this adapter; queue(bus, …) and mailbox(bus, …) throw PLEXUS_ERR_NOT_SUPPORTED';
+/** Parts of durable queues on RabbitMQ that are not built. */
+const NO_ACK_WAIT =
+  'RabbitMQ has no per-message ack wait: an unsettled message is redelivered only when its consumer channel closes (its consumer_timeout closes the whole channel); nack() redelivers, but a message held past ackWaitMs is not handed to another consumer';
+const NO_DLQ =
+  'not built yet: dead letters via x-delivery-limit and a dead-letter exchange are not wired up; dlq().read()/count() reject with PLEXUS_ERR_NOT_SUPPORTED';
+const NO_DEDUP =
+  'RabbitMQ has no message deduplication (without a plugin); send() with msgId is refused with PLEXUS_ERR_NOT_SUPPORTED rather than storing duplicates';
+const NO_DELAY =
+  'RabbitMQ has no delayed delivery (without the delayed-message plugin); send() with delayMs/deliverAt is refused with PLEXUS_ERR_NOT_SUPPORTED';
 
 /** RabbitMQ keeps messages, not keyed state. */
 const NO_KV =
@@ -28,12 +34,12 @@ export const AMQP: Capabilities = {
   'identity-unforgeable': true,
   'subscribe-backpressure':
     "subscriptions consume without acks, so RabbitMQ pushes as fast as the socket takes; overflow 'block' is refused with PLEXUS_ERR_NOT_SUPPORTED and the default becomes 'error'",
-  queue: QUEUES_NOT_BUILT,
-  'queue-redelivery': QUEUES_NOT_BUILT,
-  'queue-dlq': QUEUES_NOT_BUILT,
-  'queue-dedup': QUEUES_NOT_BUILT,
-  'queue-delay': QUEUES_NOT_BUILT,
-  mailbox: QUEUES_NOT_BUILT,
+  queue: true,
+  'queue-redelivery': NO_ACK_WAIT,
+  'queue-dlq': NO_DLQ,
+  'queue-dedup': NO_DEDUP,
+  'queue-delay': NO_DELAY,
+  mailbox: true,
   kv: NO_KV,
   'kv-ttl': NO_KV,
   'kv-watch': NO_KV,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import amqplib from 'amqplib';
-import { ErrorCode, connectBus, kv, lock, mailbox, queue, type Bus } from '../../../src/index.js';
+import { ErrorCode, connectBus, kv, lock, queue, type Bus } from '../../../src/index.js';
 import { bindingKey, parseReplyAddress, replyAddress } from '../../../src/backends/amqp/mapping.js';
 import { Cleanup, take } from '../../helpers/plexus.js';
 import { codeOf, deferred, rejection, thrownCode, within } from '../../helpers/wait.js';
@@ -74,9 +74,14 @@ test('what RabbitMQ cannot give is refused with PLEXUS_ERR_NOT_SUPPORTED and the
   const cleanup = new Cleanup(t);
   const bus = await open(cleanup);
   assert.equal(thrownCode(() => bus.subscribe('a.b', { overflow: 'block' })), ErrorCode.NOT_SUPPORTED);
-  for (const make of [() => queue(bus, 'q1'), () => mailbox(bus, 'm1'), () => kv(bus, 'b1'), () => lock(bus, 'l1')]) {
+  for (const make of [() => kv(bus, 'b1'), () => lock(bus, 'l1')]) {
     assert.throws(make, (e: unknown) => codeOf(e) === ErrorCode.NOT_SUPPORTED && /amqp/.test((e as Error).message));
   }
+  const q = queue(bus, `q${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+  assert.equal(codeOf(await rejection(q.send('x', { msgId: 'a' }), WAIT_MS)), ErrorCode.NOT_SUPPORTED, 'no dedup on RabbitMQ');
+  assert.equal(codeOf(await rejection(q.send('x', { delayMs: 100 }), WAIT_MS)), ErrorCode.NOT_SUPPORTED, 'no delay on RabbitMQ');
+  assert.equal(codeOf(await rejection(q.dlq().count(), WAIT_MS)), ErrorCode.NOT_SUPPORTED);
+  assert.equal((await q.stat()).stored, 0, 'nothing was stored by the refused sends');
 });
 
 test('connect errors are coded: bad credentials PLEXUS_ERR_AUTH_FAILED, nobody listening PLEXUS_ERR_CONNECT_FAILED', async () => {
