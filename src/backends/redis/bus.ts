@@ -236,6 +236,8 @@ export class RedisBus implements Bus, SubscriptionHost {
 
   async close(): Promise<void> {
     if (this.state === 'closed') return;
+    // Leave the queue-group rotations first, so no message is picked for a closed member.
+    this.claims.leaveAll();
     this.shutdown(undefined);
     await Promise.all([quit(this.cmd), quit(this.sub)]);
   }

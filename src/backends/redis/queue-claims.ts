@@ -86,6 +86,12 @@ export class QueueClaims {
     return this.cmd.plexusQueueJoin(key, member);
   }
 
+  /** Take every member of this connection out of its rotation now (the connection is closing). */
+  leaveAll(): void {
+    for (const [key, members] of this.joined) this.cmd.hdel(key, ...members).catch(() => undefined);
+    this.stop();
+  }
+
   /** Stop every heartbeat (the connection closed). */
   stop(): void {
     clearInterval(this.heartbeat);

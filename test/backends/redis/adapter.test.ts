@@ -104,3 +104,17 @@ test('queue, mailbox, kv and lock on redis:// are refused with PLEXUS_ERR_NOT_SU
     assert.throws(make, (e: unknown) => (e as { code?: string }).code === ErrorCode.NOT_SUPPORTED && /redis/.test((e as Error).message));
   }
 });
+
+test('a serving connection that closes leaves the rotation at once: every later request is answered', async (t) => {
+  const cleanup = new Cleanup(t);
+  const s = await redisTarget.open(cleanup);
+  const [caller, a, b] = [await s.connect(), await s.connect(), await s.connect()];
+  const subject = `${s.prefix}.svc`;
+  a.serve(subject, () => 'a');
+  b.serve(subject, () => 'b');
+  await a.flush();
+  await b.flush();
+  await a.close();
+  // Well inside the 3 s a silent member would stay in the rotation.
+  for (let i = 0; i < 6; i++) assert.equal((await caller.request(subject, 'x', { timeout: WAIT_MS })).string(), 'b');
+});
