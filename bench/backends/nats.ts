@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { connectBus, kv } from '../../src/index.js';
+import { percentile } from '../lib/stats.js';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const N = Number(process.argv[2] ?? 50000);
@@ -23,11 +24,6 @@ function done(n: number): { hit(): void; promise: Promise<void> } {
   return { hit: () => (++seen === n ? resolve() : undefined), promise };
 }
 
-function p50(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function timed(n: number, f: (i: number) => Promise<unknown>): Promise<number> {
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -35,7 +31,7 @@ async function timed(n: number, f: (i: number) => Promise<unknown>): Promise<num
     await f(i);
     samples.push(performance.now() - t0);
   }
-  return p50(samples);
+  return percentile(samples.sort((a, b) => a - b), 50);
 }
 
 const raw = (): Promise<NatsConnection> => natsConnect({ servers: URL });
