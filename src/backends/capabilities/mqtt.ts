@@ -1,30 +1,36 @@
-/** What the mqtt:// adapter gives. Keep in step with docs/backends.md. */
+/** What the mqtt:// adapter gives. Keep in step with docs/backends/mqtt.md. */
 import type { Capabilities } from './types.js';
 
+const NO_WORK_QUEUES =
+  'MQTT has no acknowledged work queues: QoS 1/2 acks are per hop and a message is gone once delivered, so there is no redelivery after a consumer fails, no dead letters and no queue inspection; persistent sessions only buffer for one client id';
+
 export const MQTT: Capabilities = {
-  pubsub: 'not built yet: the mqtt:// adapter is in progress',
-  wildcards: 'not built yet: the mqtt:// adapter is in progress',
-  'queue-groups': 'not built yet: the mqtt:// adapter is in progress',
-  'request-reply': 'not built yet: the mqtt:// adapter is in progress',
-  'request-deadline': 'not built yet: the mqtt:// adapter is in progress',
-  'cancel-to-responder': 'not built yet: the mqtt:// adapter is in progress',
-  'no-responders': 'not built yet: the mqtt:// adapter is in progress',
-  'responder-gone': 'not built yet: the mqtt:// adapter is in progress',
-  headers: 'not built yet: the mqtt:// adapter is in progress',
-  'error-replies': 'not built yet: the mqtt:// adapter is in progress',
-  identity: 'not built yet: the mqtt:// adapter is in progress',
-  'identity-unforgeable': 'not built yet: the mqtt:// adapter is in progress',
-  'subscribe-backpressure': 'not built yet: the mqtt:// adapter is in progress',
-  queue: 'not built yet: the mqtt:// adapter is in progress',
-  'queue-redelivery': 'not built yet: the mqtt:// adapter is in progress',
-  'queue-dlq': 'not built yet: the mqtt:// adapter is in progress',
-  'queue-dedup': 'not built yet: the mqtt:// adapter is in progress',
-  'queue-delay': 'not built yet: the mqtt:// adapter is in progress',
-  mailbox: 'not built yet: the mqtt:// adapter is in progress',
-  kv: 'not built yet: the mqtt:// adapter is in progress',
-  'kv-ttl': 'not built yet: the mqtt:// adapter is in progress',
-  'kv-watch': 'not built yet: the mqtt:// adapter is in progress',
-  'kv-history': 'not built yet: the mqtt:// adapter is in progress',
-  lock: 'not built yet: the mqtt:// adapter is in progress',
-  'lock-fencing': 'not built yet: the mqtt:// adapter is in progress',
+  pubsub: true,
+  wildcards: true,
+  'queue-groups': true,
+  'request-reply': true,
+  'request-deadline': true,
+  'cancel-to-responder': true,
+  'no-responders': true,
+  'responder-gone':
+    'MQTT tells nobody which client holds a request, so a responder that disconnects mid-request is not noticed: the caller waits for its deadline (PLEXUS_ERR_TIMEOUT)',
+  headers: true,
+  'error-replies': true,
+  identity: true,
+  'identity-unforgeable':
+    'the sender identity travels in a Plexus-From user property set by the sending client; the MQTT broker does not stamp it, so any client can assert any identity',
+  'subscribe-backpressure':
+    "mqtt.js acknowledges deliveries as they arrive and the broker does not hold publishers back, so overflow 'block' is refused (PLEXUS_ERR_NOT_SUPPORTED); a full subscription drops or errors",
+  queue: NO_WORK_QUEUES,
+  'queue-redelivery': NO_WORK_QUEUES,
+  'queue-dlq': 'MQTT has no dead-letter topics or delivery counts',
+  'queue-dedup': 'MQTT has no message ids that outlive one hop, so a broker cannot drop duplicate sends',
+  'queue-delay': 'MQTT 5 has message expiry but no delayed delivery',
+  mailbox: 'a mailbox is a durable queue with redelivery, which MQTT does not have (a persistent session buffers for one client id only, without acks the application controls)',
+  kv: 'MQTT retained messages keep one value per topic but have no revisions, no compare-and-set and no atomic create, so a KV bucket cannot be built on them safely',
+  'kv-ttl': 'no KV on MQTT (retained messages have no revisions or compare-and-set)',
+  'kv-watch': 'no KV on MQTT (retained messages have no revisions or compare-and-set)',
+  'kv-history': 'MQTT keeps only the last retained message per topic',
+  lock: 'MQTT has no atomic compare-and-set or lease, so no mutual exclusion can be built on it',
+  'lock-fencing': 'MQTT has no atomic counter to issue fencing tokens from',
 };
