@@ -17,6 +17,8 @@ const ADAPTERS: Readonly<Record<string, AdapterLoader>> = {
   amqps: async (urls, options) => (await import('./amqp/index.js')).connectAmqp(urls, options),
   redis: async (urls, options) => (await import('./redis/index.js')).connectRedis(urls, options),
   rediss: async (urls, options) => (await import('./redis/index.js')).connectRedis(urls, options),
+  mqtt: async (urls, options) => (await import('./mqtt/index.js')).connectMqtt(urls, options),
+  mqtts: async (urls, options) => (await import('./mqtt/index.js')).connectMqtt(urls, options),
 };
 
 /**
