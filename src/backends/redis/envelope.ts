@@ -33,28 +33,24 @@ export interface Envelope {
   readonly payload: Uint8Array;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Envelope bytes for `meta` + `payload`. */
 export function encodeEnvelope(meta: EnvelopeMeta, payload: Uint8Array): Buffer {
-  const json = encoder.encode(
-    JSON.stringify({
-      f: meta.from,
-      c: meta.conn,
-      i: meta.id,
-      ...(meta.reply ? { r: meta.reply } : {}),
-      ...(meta.timeoutMs ? { t: meta.timeoutMs } : {}),
-      ...(meta.error ? { e: 1 } : {}),
-      ...(meta.headers && Object.keys(meta.headers).length > 0 ? { h: meta.headers } : {}),
-    }),
-  );
-  const out = Buffer.allocUnsafe(PREFIX + json.length + payload.length);
+  const o: Record<string, unknown> = { f: meta.from, c: meta.conn, i: meta.id };
+  if (meta.reply) o['r'] = meta.reply;
+  if (meta.timeoutMs) o['t'] = meta.timeoutMs;
+  if (meta.error) o['e'] = 1;
+  if (meta.headers && Object.keys(meta.headers).length > 0) o['h'] = meta.headers;
+  const json = JSON.stringify(o);
+  // Write the JSON straight into the output (no intermediate bytes); byteLength sizes it.
+  const jsonLength = Buffer.byteLength(json);
+  const out = Buffer.allocUnsafe(PREFIX + jsonLength + payload.length);
   out[0] = MAGIC;
   out[1] = VERSION;
-  out.writeUInt32BE(json.length, 2);
-  out.set(json, PREFIX);
-  out.set(payload, PREFIX + json.length);
+  out.writeUInt32BE(jsonLength, 2);
+  out.write(json, PREFIX, 'utf8');
+  out.set(payload, PREFIX + jsonLength);
   return out;
 }
 
@@ -97,17 +93,30 @@ function stringRecord(v: unknown): Record<string, string> | undefined {
   return out;
 }
 
+/**
+ * Encoded header blocks of senders whose messages carry no application headers (the
+ * common case), so a stream of messages from one sender encodes its block once.
+ */
+const senderBlocks = new Map<string, Uint8Array | undefined>();
+const MAX_CACHED_SENDERS = 1024;
+
+function headerBlock(meta: EnvelopeMeta | undefined): Uint8Array | undefined {
+  if (!meta) return undefined;
+  if (meta.headers !== undefined && Object.keys(meta.headers).length > 0) {
+    return encodeHeaders({ ...meta.headers, [FROM_HEADER]: meta.from, [CONN_HEADER]: meta.conn });
+  }
+  const key = `${meta.from}\0${meta.conn}`;
+  let block = senderBlocks.get(key);
+  if (block === undefined) {
+    block = encodeHeaders({ [FROM_HEADER]: meta.from, [CONN_HEADER]: meta.conn });
+    if (senderBlocks.size >= MAX_CACHED_SENDERS) senderBlocks.clear();
+    senderBlocks.set(key, block);
+  }
+  return block;
+}
+
 /** A received envelope on `subject` as a Plexus `Message`. */
 export function toMessage(subject: string, env: Envelope, replier: ReplyChannel | undefined): Message {
   const meta = env.meta;
-  const record: Record<string, string> = { ...(meta?.headers ?? {}) };
-  if (meta) {
-    record[FROM_HEADER] = meta.from;
-    record[CONN_HEADER] = meta.conn;
-  }
-  return new Message(
-    { subject, reply: meta?.reply ?? '', payload: env.payload, headers: encodeHeaders(record) },
-    meta?.timeoutMs ?? 0,
-    replier,
-  );
+  return new Message({ subject, reply: meta?.reply ?? '', payload: env.payload, headers: headerBlock(meta) }, meta?.timeoutMs ?? 0, replier);
 }
