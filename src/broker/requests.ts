@@ -15,6 +15,8 @@ interface Entry {
   readonly responders: RequestParty[];
   /** Epoch ms after which the entry is dropped by the sweep. */
   readonly expiresAt: number;
+  /** Some responder has answered: the requester is not owed RESPONDER_GONE any more. */
+  answered: boolean;
 }
 
 /** Longest a request without its own timeout is tracked. */
@@ -48,7 +50,7 @@ export class RequestTracker {
   add(reply: string, requester: RequestParty, responders: RequestParty[], timeoutMs: number): void {
     if (this.entries.has(reply) || requester.tracked.size >= this.maxPerConnection) return;
     const ms = timeoutMs > 0 ? timeoutMs + 1000 : DEFAULT_TRACK_MS;
-    this.entries.set(reply, { requester, responders, expiresAt: Date.now() + ms });
+    this.entries.set(reply, { requester, responders: [...responders], expiresAt: Date.now() + ms, answered: false });
     if (!this.sweeper) {
       this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
       this.sweeper.unref?.();
@@ -57,10 +59,20 @@ export class RequestTracker {
     for (const r of responders) r.tracked.add(reply);
   }
 
-  /** A message was published to `reply`: if a responder answered, stop tracking. */
+  /**
+   * A message was published to `reply`: a responder that answered is done with it. The
+   * entry stays while other responders still hold the request, so each of them may
+   * answer too (a gather: one request, many answers) without `_INBOX` publish rights.
+   */
   answered(reply: string, from: RequestParty): void {
     const e = this.entries.get(reply);
-    if (e && e.responders.includes(from)) this.remove(reply);
+    if (!e) return;
+    const i = e.responders.indexOf(from);
+    if (i < 0) return;
+    e.answered = true;
+    e.responders.splice(i, 1);
+    from.tracked.delete(reply);
+    if (e.responders.length === 0) this.remove(reply);
   }
 
   /** Is `party` a responder currently allowed to answer on `reply`? */
@@ -91,6 +103,7 @@ export class RequestTracker {
       if (i >= 0) e.responders.splice(i, 1);
       if (e.responders.length === 0) {
         this.remove(reply);
+        if (e.answered) continue; // it has its answer: the others leaving owes it nothing
         e.requester.sendError(
           new PlexusError(ErrorCode.RESPONDER_GONE, 'the responder disconnected before answering'),
           reply,

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { hashPassword, loadAuthConfig, startBroker, type AuthConfig } from '../../src/broker/index.js';
 import { connect, type Connection } from '../../src/client/index.js';
 import { ErrorCode, type PlexusError } from '../../src/errors/index.js';
+import { gather } from '../../src/discovery/index.js';
 import { Flag, FrameType } from '../../src/wire/index.js';
 import { Cleanup, settle, startTestBroker, take, tempDir } from '../helpers/plexus.js';
 import { RawClient } from '../helpers/raw.js';
@@ -178,6 +179,33 @@ describe('auth', { timeout: 30_000 }, () => {
     responder.publish(`${caller.inbox}.forged`, 'spam');
     await waitFor(() => rErrs.length >= 2, 3000, 'permission errors');
     assert.ok(rErrs.every((e) => e.code === ErrorCode.PERMISSION_DENIED));
+  });
+
+  it('every responder holding a request may answer it once (a gather), without _INBOX rights; a second answer is refused', async (t) => {
+    const c = new Cleanup(t);
+    const b = await startTestBroker(c, { auth });
+    const responders = [await b.connect({ user: 'responder', pass: 'pw' }), await b.connect({ user: 'responder', pass: 'pw' })];
+    const errs = responders.map((r) => errorsOf(r));
+    const inboxes: string[] = [];
+    responders.forEach((r, i) => {
+      const sub = r.subscribe('svc.all');
+      void (async () => {
+        for await (const m of sub) {
+          inboxes.push(m.reply);
+          m.respond(`answer ${i}`);
+        }
+      })();
+    });
+    for (const r of responders) await r.flush();
+    const caller = await b.connect({ user: 'alice', pass: 'wonderland' });
+    const answers = await within(gather(caller, 'svc.all', 'who is there', { timeoutMs: 3000, expect: 2 }), 5000, 'the gather');
+    assert.deepEqual(answers.map((a) => a.msg.string()).sort(), ['answer 0', 'answer 1']);
+    assert.ok(answers.every((a) => a.error === undefined));
+    assert.deepEqual(errs.map((e) => e.length), [0, 0], 'no answer was refused');
+    // Each has answered: the inbox is closed to both again.
+    responders[0]!.publish(inboxes[0]!, 'again');
+    await waitFor(() => errs[0]!.length === 1, 3000, 'the second answer refused');
+    assert.equal(errs[0]![0]!.code, ErrorCode.PERMISSION_DENIED);
   });
 
   it("a requester cannot aim a responder's reply at a subject the responder may not publish to", async (t) => {
