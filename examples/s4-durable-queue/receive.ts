@@ -4,7 +4,7 @@
  * acknowledges it only when done — a worker killed mid-message leaves it unacknowledged,
  * so it goes to another worker. Exits after `count` messages (default: runs until killed).
  */
-import { connect, queue } from '../../src/index.js';
+import { connectBus, queue } from '../../src/index.js';
 import { exitWithParent } from '../shared/proc.js';
 import { QUEUE_OPTIONS } from './settings.js';
 
@@ -15,7 +15,7 @@ if (!url) {
 }
 exitWithParent();
 const count = countArg === undefined ? Infinity : Number(countArg);
-const bus = await connect(url, { timeoutMs: 5000 });
+const bus = await connectBus(url, { timeoutMs: 5000 });
 console.log(` [*] Waiting for messages in hello (pid=${process.pid})`);
 let done = 0;
 for await (const msg of queue(bus, 'hello', QUEUE_OPTIONS).consume({ ack: 'manual', prefetch: 1 })) {

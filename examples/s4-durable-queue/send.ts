@@ -2,7 +2,7 @@
  * The producer (RabbitMQ tutorial's `send.js`): `node send.js <url> <message>`. Returns
  * once the broker's durable service has stored the message (the publisher ack).
  */
-import { connect, queue } from '../../src/index.js';
+import { connectBus, queue } from '../../src/index.js';
 import { QUEUE_OPTIONS } from './settings.js';
 
 const [url, ...words] = process.argv.slice(2);
@@ -11,7 +11,7 @@ if (!url) {
   process.exit(2);
 }
 const message = words.join(' ') || 'Hello World!';
-const bus = await connect(url, { timeoutMs: 5000 });
+const bus = await connectBus(url, { timeoutMs: 5000 });
 try {
   const { seq } = await queue(bus, 'hello', QUEUE_OPTIONS).send(message);
   console.log(` [x] Sent '${message}' (stored as #${seq})`);
