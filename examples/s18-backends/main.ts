@@ -34,7 +34,7 @@ const run = (name: string, script: string, args: string[]): Child => {
   console.log(`started ${name} pid=${c.pid}`);
   return c;
 };
-let ok = false;
+let ok: boolean;
 try {
   const bus = await connectBus(url, { timeoutMs: 5000 });
   const hello = queue(bus, 'hello', QUEUE_OPTIONS);
