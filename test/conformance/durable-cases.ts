@@ -239,6 +239,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       const binary = Uint8Array.from([0, 1, 2, 255]);
       await ka.put('bin', binary);
       assert.deepEqual([...((await kb.get('bin'))?.value ?? [])], [...binary]);
+      await ka.destroy(); // shared backend servers keep buckets: leave none behind
     },
   },
   {
@@ -252,6 +253,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       assert.equal((await bucket.get('session.1'))?.string(), 'token');
       await waitFor(async () => (await bucket.get('session.1')) === undefined, 10_000, 'the key to expire');
       assert.equal((await bucket.get('keep'))?.string(), 'forever');
+      await bucket.destroy();
     },
   },
   {
@@ -288,6 +290,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       assert.deepEqual([r.value.op, r.value.key, r.value.revision], ['del', 'cfg.a', third.revision]);
       ac2.abort();
       await within(resumed.return?.() ?? Promise.resolve(undefined), WAIT_MS, 'the resumed watch to end');
+      await w.destroy();
     },
   },
   {
@@ -308,6 +311,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
         ],
       );
       for (let i = 1; i < h.length; i++) assert.ok(h[i]!.revision > h[i - 1]!.revision);
+      await bucket.destroy();
     },
   },
   {
@@ -347,6 +351,7 @@ export const DURABLE_CASES: readonly ConformanceCase[] = [
       await kv(b, target.name).put('total', '3', { fence: fresh.fence });
       assert.equal((await bucket.get('total'))?.string(), '3');
       await fresh.release();
+      await bucket.destroy();
     },
   },
 ];

@@ -7,7 +7,7 @@ export const REDIS_PORT = 6379;
 export const redisTarget: Target = {
   backend: 'redis',
   async open(cleanup) {
-    await probe(REDIS_HOST, REDIS_PORT, 1000);
+    await probe(REDIS_HOST, REDIS_PORT, 1000, 'redis-server');
     return session(cleanup, `redis://${REDIS_HOST}:${REDIS_PORT}`);
   },
 };

@@ -63,11 +63,11 @@ export const natsTarget: Target = {
 };
 
 /** A short TCP probe: a clear failure (not a skip) when the server is down. */
-export function probe(host: string, port: number, ms: number): Promise<void> {
+export function probe(host: string, port: number, ms: number, server = 'nats-server'): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       sock.destroy();
-      reject(new Error(`NATS is not reachable at ${host}:${port} (${why}): start nats-server (CI starts it in .ci/run); the NATS conformance tests fail rather than skip`));
+      reject(new Error(`${server} is not reachable at ${host}:${port} (${why}): start it (CI starts it in .ci/run); its conformance tests fail rather than skip`));
     };
     const sock = tcpConnect({ host, port });
     sock.setTimeout(ms, () => fail(`no answer within ${ms} ms`));
