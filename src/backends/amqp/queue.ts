@@ -188,26 +188,61 @@ class AmqpConsumer implements QueueConsumer {
     for (const w of this.waiters.splice(0)) w({ done: true, value: undefined });
   }
 
+  private barrier: AckBarrier | undefined;
+
   private deliver(ch: Channel, m: ConsumeMessage): void {
-    const msg = toQueueMessage(ch, m, this.o.ack === 'auto');
+    this.barrier ??= new AckBarrier(() => ch.checkQueue(m.fields.routingKey));
+    const msg = toQueueMessage(ch, m, this.o.ack === 'auto', this.barrier);
     const w = this.waiters.shift();
     if (w) w({ done: false, value: msg });
     else this.buffered.push(msg);
   }
 }
 
-function toQueueMessage(ch: Channel, m: ConsumeMessage, auto: boolean): QueueMessage {
+/**
+ * Proof that RabbitMQ processed a channel's acks: one channel round trip (methods on a
+ * channel are handled in order). Acks issued while a round trip is in flight share the
+ * next one, like a group commit, so a busy consumer pays one round trip per batch.
+ */
+class AckBarrier {
+  private inflight: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(private readonly roundTrip: () => Promise<unknown>) {}
+
+  wait(): Promise<void> {
+    if (this.inflight === undefined) {
+      this.inflight = this.roundTrip().then(
+        () => void (this.inflight = undefined),
+        (err: unknown) => {
+          this.inflight = undefined;
+          throw new PlexusError(ErrorCode.CONNECTION_LOST, 'RabbitMQ did not confirm the ack (the channel closed)', { cause: err });
+        },
+      );
+      return this.inflight;
+    }
+    this.queued ??= this.inflight
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.wait();
+      });
+    return this.queued;
+  }
+}
+
+function toQueueMessage(ch: Channel, m: ConsumeMessage, auto: boolean, barrier: AckBarrier): QueueMessage {
   const raw = (m.properties.headers ?? {}) as Record<string, unknown>;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) if (!k.toLowerCase().startsWith('plexus-') && !k.startsWith('x-')) headers[k] = String(v);
   const redeliveries = Number(raw['x-delivery-count'] ?? 0);
   let settled = auto;
-  /** Settle once, then a channel round trip: AMQP acks have no reply of their own. */
+  /** Settle once, then wait for a channel round trip: AMQP acks have no reply of their own. */
   const settle = async (act: () => void): Promise<void> => {
     if (settled) return;
     settled = true;
     act();
-    await ch.checkQueue(m.fields.routingKey);
+    await barrier.wait();
   };
   return {
     seq: Number(raw['Plexus-Seq'] ?? 0),
