@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import amqplib from 'amqplib';
 import { promisify } from 'node:util';
 import { connectBus, queue, type Bus } from '../../src/index.js';
 import { Cleanup } from '../helpers/plexus.js';
@@ -38,6 +39,10 @@ test('RabbitMQ restarted mid-traffic: the producer reconnects and no confirmed s
     if (!(await portAnswers())) await rabbitmqctl('start_app');
   });
   const name = `restart${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  cleanup.defer(async () => {
+    const conn = await amqplib.connect(AMQP_URL);
+    await (await conn.createChannel()).deleteQueue(`plexus.queue.${name}`).finally(() => conn.close());
+  });
   const producer: Bus = await connectBus(AMQP_URL, { timeoutMs: 3000, reconnectDelayMs: 200, maxReconnectDelayMs: 1000 });
   cleanup.defer(() => producer.close());
   const q = queue(producer, name);

@@ -77,7 +77,12 @@ test('what RabbitMQ cannot give is refused with PLEXUS_ERR_NOT_SUPPORTED and the
   for (const make of [() => kv(bus, 'b1'), () => lock(bus, 'l1')]) {
     assert.throws(make, (e: unknown) => codeOf(e) === ErrorCode.NOT_SUPPORTED && /amqp/.test((e as Error).message));
   }
-  const q = queue(bus, `q${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+  const qName = `q${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+  cleanup.defer(async () => {
+    const conn = await amqplib.connect(AMQP_URL);
+    await (await conn.createChannel()).deleteQueue(`plexus.queue.${qName}`).finally(() => conn.close());
+  });
+  const q = queue(bus, qName);
   assert.equal(codeOf(await rejection(q.send('x', { msgId: 'a' }), WAIT_MS)), ErrorCode.NOT_SUPPORTED, 'no dedup on RabbitMQ');
   assert.equal(codeOf(await rejection(q.send('x', { delayMs: 100 }), WAIT_MS)), ErrorCode.NOT_SUPPORTED, 'no delay on RabbitMQ');
   assert.equal(codeOf(await rejection(q.dlq().count(), WAIT_MS)), ErrorCode.NOT_SUPPORTED);
