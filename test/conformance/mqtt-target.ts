@@ -7,7 +7,7 @@ export const MQTT_PORT = 1883;
 export const mqttTarget: Target = {
   backend: 'mqtt',
   async open(cleanup) {
-    await probe(MQTT_HOST, MQTT_PORT, 1000);
+    await probe(MQTT_HOST, MQTT_PORT, 1000, 'mosquitto');
     return session(cleanup, `mqtt://${MQTT_HOST}:${MQTT_PORT}`);
   },
 };
