@@ -38,7 +38,10 @@ function run(args) {
 }
 let status = 0;
 if (regular.length > 0) status = run(['--test-timeout=120000', '--test-concurrency=2', ...regular]);
-if (proof.length > 0) status ||= run(['--test-timeout=660000', '--test-concurrency=1', ...proof]);
+if (proof.length > 0) {
+  const proofStatus = run(['--test-timeout=660000', '--test-concurrency=1', ...proof]); // runs even after a failure above
+  status ||= proofStatus;
+}
 printBackendSummary();
 rmSync(tapDir, { recursive: true, force: true });
 process.exit(status);
