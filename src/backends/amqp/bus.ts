@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BusState, sizedPayload } from '../common/bus-state.js';
 import type { Channel, ChannelModel, ConsumeMessage, Message as AmqpMessage, Options } from 'amqplib';
 import { ErrorCode, PlexusError } from '../../errors/index.js';
 import type { Bus, ServeOptions } from '../../client/bus.js';
@@ -58,7 +59,8 @@ export interface AmqpBusInit {
  * docs/backends/amqp.md.
  */
 export class AmqpBus implements Bus, SubscriptionHost {
-  private state: ConnectionStatus = 'open';
+  /** Status, listeners and `closed`, shared with the other adapters. */
+  private readonly life = new BusState();
   private readonly subs = new Map<number, SubEntry>();
   private nextSid = 0;
   private readonly responders: Responders;
@@ -66,9 +68,7 @@ export class AmqpBus implements Bus, SubscriptionHost {
   /** Correlation id → reply address of requests our `serve` handlers are running (for cancel notices). */
   private readonly serving = new Map<string, string>();
   private cancelReady: Promise<unknown> | undefined;
-  private readonly listeners: { [K in keyof ConnectionEvents]: Set<ConnectionEvents[K]> } = { status: new Set(), error: new Set() };
-  private resolveClosed!: (err: PlexusError | undefined) => void;
-  readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
+  readonly closed: Promise<PlexusError | undefined> = this.life.closed;
   readonly server: ServerInfo;
   /** Queues and mailboxes on quorum queues; KV and locks are refused with the reason. */
   readonly [PATTERN_PROVIDER]: PatternProvider = {
@@ -123,12 +123,12 @@ export class AmqpBus implements Bus, SubscriptionHost {
       const subject = this.requests.subjectOf(id);
       if (subject !== undefined) this.requests.settle(id, new PlexusError(ErrorCode.NO_RESPONDERS, `no responders for ${subject}`));
     });
-    ch.on('error', (err: unknown) => this.report(lost(err)));
+    ch.on('error', (err: unknown) => this.life.report(lost(err)));
     model.on('error', () => undefined); // the 'close' event below carries the error
     model.on('close', (err?: unknown) => {
-      if (this.model !== model || this.state === 'closed') return;
+      if (this.model !== model || this.status === 'closed') return;
       const why = lost(err ?? 'the server closed the connection');
-      if (this.redialPolicy === undefined || this.state === 'draining') this.shutdown(why);
+      if (this.redialPolicy === undefined || this.status === 'draining') this.shutdown(why);
       else void this.reconnect(why);
     });
   }
@@ -138,11 +138,11 @@ export class AmqpBus implements Bus, SubscriptionHost {
    * reply fail now (their direct reply-to died with the channel); subscriptions resume.
    */
   private async reconnect(why: PlexusError): Promise<void> {
-    this.setState('reconnecting');
+    this.life.set('reconnecting');
     this.requests.failAll(why);
-    const fresh = await redial({ ...this.redialPolicy!, stopped: () => this.state === 'closed' });
+    const fresh = await redial({ ...this.redialPolicy!, stopped: () => this.status === 'closed' });
     if (fresh === undefined) return this.shutdown(why);
-    if (this.state === 'closed') {
+    if (this.status === 'closed') {
       await fresh.model.close().catch(() => undefined);
       return;
     }
@@ -156,10 +156,10 @@ export class AmqpBus implements Bus, SubscriptionHost {
       await Promise.all([...[...this.subs.values()].map((e) => e.ready), this.cancelReady]);
     } catch (err) {
       // The new link failed while rebuilding: its 'close' event starts the next round.
-      this.report(fromAmqpError(err, 'rebuild the topology after a reconnect'));
+      this.life.report(fromAmqpError(err, 'rebuild the topology after a reconnect'));
       return;
     }
-    if (this.state === 'reconnecting') this.setState('open');
+    if (this.status === 'reconnecting') this.life.set('open');
   }
 
   /** Start consuming direct replies (call once, before the first request). */
@@ -169,12 +169,11 @@ export class AmqpBus implements Bus, SubscriptionHost {
   }
 
   get status(): ConnectionStatus {
-    return this.state;
+    return this.life.status;
   }
 
   on<K extends keyof ConnectionEvents>(event: K, listener: ConnectionEvents[K]): () => void {
-    this.listeners[event].add(listener);
-    return () => this.listeners[event].delete(listener);
+    return this.life.on(event, listener);
   }
 
   publish(subject: string, data?: Payload, options: PublishOptions = {}): void {
@@ -204,7 +203,7 @@ export class AmqpBus implements Bus, SubscriptionHost {
     const plexus = new Subscription(this, ++this.nextSid, subject, { ...options, overflow: options.overflow ?? 'error' });
     const filter = options.headers;
     const onMessage = (m: ConsumeMessage | null): void => {
-      if (m === null) return plexus.fail(this.report(new PlexusError(ErrorCode.CONNECTION_LOST, `RabbitMQ cancelled the consumer of ${subject}`)));
+      if (m === null) return plexus.fail(this.life.report(new PlexusError(ErrorCode.CONNECTION_LOST, `RabbitMQ cancelled the consumer of ${subject}`)));
       const routingKey = m.fields.routingKey;
       // The binding may be wider than the Plexus pattern (a literal '#' token).
       if (!subjectMatches(subject, routingKey)) return;
@@ -213,8 +212,8 @@ export class AmqpBus implements Bus, SubscriptionHost {
     };
     const setup = (): Promise<string | undefined> =>
       this.consume(key, options.queue, onMessage).catch((err: unknown) => {
-        if (this.state === 'reconnecting') return undefined; // rebuilt on the next link
-        plexus.fail(this.report(fromAmqpError(err, `subscribe to ${subject}`)));
+        if (this.status === 'reconnecting') return undefined; // rebuilt on the next link
+        plexus.fail(this.life.report(fromAmqpError(err, `subscribe to ${subject}`)));
         return undefined;
       });
     this.subs.set(plexus.sid, { plexus, ready: setup(), setup });
@@ -226,8 +225,8 @@ export class AmqpBus implements Bus, SubscriptionHost {
     if (!entry) return;
     this.subs.delete(sub.sid);
     sub.end();
-    if (this.state === 'closed') return;
-    void entry.ready.then((tag) => (tag !== undefined && this.state !== 'closed' ? this.ch.cancel(tag) : undefined)).catch(() => undefined);
+    if (this.status === 'closed') return;
+    void entry.ready.then((tag) => (tag !== undefined && this.status !== 'closed' ? this.ch.cancel(tag) : undefined)).catch(() => undefined);
   }
 
   setBlocked(): void {
@@ -303,9 +302,9 @@ export class AmqpBus implements Bus, SubscriptionHost {
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const deadline = Date.now() + timeoutMs;
-    this.setState('draining');
+    this.life.set('draining');
     for (const { plexus } of [...this.subs.values()]) this.unsubscribe(plexus);
     await this.responders.idle(deadline);
     while (this.requests.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -313,7 +312,7 @@ export class AmqpBus implements Bus, SubscriptionHost {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     this.shutdown(undefined);
     try {
       await this.model.close();
@@ -349,16 +348,13 @@ export class AmqpBus implements Bus, SubscriptionHost {
   }
 
   private checkedPayload(data: Payload | undefined): Buffer {
-    const bytes = toBytes(data);
-    if (bytes.length > this.server.maxPayload) {
-      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes.length} bytes exceeds the server's ${this.server.maxPayload}`);
-    }
+    const bytes = sizedPayload(data, this.server.maxPayload, "the server's");
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   }
 
   /** The responders' replies (and error replies). */
   private sendReply(init: FrameInit): number {
-    if (init.type !== FrameType.PUB || this.state === 'closed') return -1;
+    if (init.type !== FrameType.PUB || this.status === 'closed') return -1;
     let payload = init.payload ?? new Uint8Array();
     let isError = ((init.flags ?? 0) & Flag.ERROR) !== 0;
     if (payload.length > this.server.maxPayload) {
@@ -385,7 +381,7 @@ export class AmqpBus implements Bus, SubscriptionHost {
 
   private listenForCancels(): void {
     if (this.cancelReady) return;
-    this.cancelReady = this.consume(CANCEL_KEY, undefined, this.onCancel).catch((err: unknown) => this.report(fromAmqpError(err, 'listen for cancel notices')));
+    this.cancelReady = this.consume(CANCEL_KEY, undefined, this.onCancel).catch((err: unknown) => this.life.report(fromAmqpError(err, 'listen for cancel notices')));
   }
 
   private readonly onCancel = (m: ConsumeMessage | null): void => {
@@ -394,34 +390,20 @@ export class AmqpBus implements Bus, SubscriptionHost {
     if (m && reply !== undefined) this.responders.cancel(reply, m.content.toString('utf8'));
   };
 
-  /** Emit `err` to 'error' listeners and return it. */
-  private report(err: PlexusError): PlexusError {
-    for (const l of this.listeners.error) l(err);
-    return err;
-  }
-
   private assertOpen(): void {
-    if (this.state === 'closed') throw new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection is closed');
+    this.life.assertOpen();
     // Nothing is buffered while the link is down: a publish is refused, never reported as sent and lost.
-    if (this.state === 'reconnecting') throw new PlexusError(ErrorCode.CONNECTION_LOST, 'not sent: the connection to RabbitMQ is being re-established');
-  }
-
-  private setState(s: ConnectionStatus): void {
-    if (this.state === s) return;
-    this.state = s;
-    for (const l of this.listeners.status) l(s);
+    if (this.status === 'reconnecting') throw new PlexusError(ErrorCode.CONNECTION_LOST, 'not sent: the connection to RabbitMQ is being re-established');
   }
 
   private shutdown(reason: PlexusError | undefined): void {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const err = reason ?? new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection was closed');
     this.responders.abortAll(err);
     this.requests.failAll(err);
     for (const { plexus } of this.subs.values()) plexus.end();
     this.subs.clear();
-    this.setState('closed');
-    if (reason) for (const l of this.listeners.error) l(reason);
-    this.resolveClosed(reason);
+    this.life.finish(reason);
   }
 }
 

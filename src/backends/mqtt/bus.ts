@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { BusState, sizedPayload } from '../common/bus-state.js';
 import type { IClientPublishOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import { ErrorCode, PlexusError } from '../../errors/index.js';
 import type { Bus, ServeOptions } from '../../client/bus.js';
 import type { ConnectionEvents, ConnectionStatus, ServerInfo } from '../../client/connection.js';
 import type { Message, Payload, PublishOptions } from '../../client/message.js';
-import { toBytes } from '../../client/payload.js';
 import type { RequestOptions } from '../../client/requests.js';
 import { Responders, type RequestHandler } from '../../client/responder.js';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../../client/subscription.js';
@@ -56,7 +56,8 @@ interface FilterEntry {
  * matching subscribers" gives no-responders. See docs/backends/mqtt.md.
  */
 export class MqttBus implements Bus, SubscriptionHost {
-  private state: ConnectionStatus = 'open';
+  /** Status, listeners and `closed`, shared with the other adapters. */
+  private readonly life = new BusState();
   /** By Plexus subscription id. */
   private readonly subs = new Map<number, SubEntry>();
   private readonly filters = new Map<string, FilterEntry>();
@@ -77,9 +78,7 @@ export class MqttBus implements Bus, SubscriptionHost {
   private readonly inbox: string;
   private readonly flushTopic: string;
   private cancelListening = false;
-  private readonly listeners: { [K in keyof ConnectionEvents]: Set<ConnectionEvents[K]> } = { status: new Set(), error: new Set() };
-  private resolveClosed!: (err: PlexusError | undefined) => void;
-  readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
+  readonly closed: Promise<PlexusError | undefined> = this.life.closed;
   readonly server: ServerInfo;
 
   constructor(
@@ -102,13 +101,13 @@ export class MqttBus implements Bus, SubscriptionHost {
         this.unmatched.add(packet.messageId);
       }
     });
-    client.on('offline', () => this.setLinkState('reconnecting'));
-    client.on('reconnect', () => this.setLinkState('reconnecting'));
+    client.on('offline', () => this.life.link('reconnecting'));
+    client.on('reconnect', () => this.life.link('reconnecting'));
     // A clean session forgets subscriptions: re-make them on every reconnect.
     client.on('connect', () => {
-      if (this.state === 'closed') return;
+      if (this.status === 'closed') return;
       this.resubscribe();
-      this.setLinkState('open');
+      this.life.link('open');
     });
     // Link errors show as status changes; mqtt.js needs a listener so it does not throw.
     client.on('error', () => undefined);
@@ -120,16 +119,15 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   get status(): ConnectionStatus {
-    return this.state;
+    return this.life.status;
   }
 
   on<K extends keyof ConnectionEvents>(event: K, listener: ConnectionEvents[K]): () => void {
-    this.listeners[event].add(listener);
-    return () => this.listeners[event].delete(listener);
+    return this.life.on(event, listener);
   }
 
   publish(subject: string, data?: Payload, options: PublishOptions = {}): void {
-    this.assertOpen();
+    this.life.assertOpen();
     checkMqttSubject(subject, false);
     checkAppHeaders(options.headers);
     if (options.reply !== undefined) checkMqttSubject(options.reply, false);
@@ -138,7 +136,7 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
-    this.assertOpen();
+    this.life.assertOpen();
     checkMqttSubject(subject, true);
     if (options.overflow === 'block') {
       throw new PlexusError(
@@ -173,7 +171,7 @@ export class MqttBus implements Bus, SubscriptionHost {
     if (f.subs.size === 0) {
       this.filters.delete(f.filter);
       this.bySid.delete(f.sid);
-      if (this.state !== 'closed' && this.client.connected) this.track(this.client.unsubscribeAsync(f.filter), undefined);
+      if (this.status !== 'closed' && this.client.connected) this.track(this.client.unsubscribeAsync(f.filter), undefined);
     }
     sub.end();
   }
@@ -186,7 +184,7 @@ export class MqttBus implements Bus, SubscriptionHost {
     const timeout = options.timeout ?? this.requestTimeoutMs;
     let payload: Uint8Array;
     try {
-      this.assertOpen();
+      this.life.assertOpen();
       checkMqttSubject(subject, false);
       checkAppHeaders(options.headers);
       checkTimeout(timeout);
@@ -207,7 +205,7 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   serve(subject: string, handler: RequestHandler, options: ServeOptions = {}): Subscription {
-    this.assertOpen();
+    this.life.assertOpen();
     if (!this.cancelListening) {
       this.cancelListening = true;
       this.track(this.mqttSubscribe(CANCEL_TOPIC, CANCEL_SID), undefined);
@@ -220,7 +218,7 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   async flush(timeoutMs = 5000): Promise<void> {
-    this.assertOpen();
+    this.life.assertOpen();
     // A marker's PUBACK comes after every delivery the broker sent this client before it.
     if (this.client.connected) this.send(this.flushTopic, new Uint8Array(), {}, undefined);
     const upTo = this.issued;
@@ -229,9 +227,9 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const deadline = Date.now() + timeoutMs;
-    this.setState('draining');
+    this.life.set('draining');
     for (const { plexus } of [...this.subs.values()]) this.unsubscribe(plexus);
     await this.responders.idle(deadline);
     while (this.requests.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -243,7 +241,7 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     this.shutdown(undefined);
     try {
       await withTimeout(this.client.endAsync(false), 2000, 'disconnect');
@@ -289,7 +287,7 @@ export class MqttBus implements Bus, SubscriptionHost {
       const id = (packet as IPublishPacket | undefined)?.messageId;
       const unmatched = id !== undefined && this.unmatched.delete(id);
       if (err) {
-        if (this.state !== 'closed') this.report(lost(err, `publish to ${topic} failed`));
+        if (this.status !== 'closed') this.life.report(lost(err, `publish to ${topic} failed`));
         return;
       }
       done?.(unmatched);
@@ -362,7 +360,7 @@ export class MqttBus implements Bus, SubscriptionHost {
 
   /** The responders' replies (and error replies) as PUBLISHes to the caller's response topic. */
   private sendReply(init: FrameInit): number {
-    if (init.type !== FrameType.PUB || this.state === 'closed') return -1;
+    if (init.type !== FrameType.PUB || this.status === 'closed') return -1;
     let payload = init.payload ?? new Uint8Array();
     let isError = ((init.flags ?? 0) & Flag.ERROR) !== 0;
     if (payload.length > this.server.maxPayload) {
@@ -384,7 +382,7 @@ export class MqttBus implements Bus, SubscriptionHost {
     const tracked = p.then(
       () => undefined,
       (err: unknown) => {
-        if (this.state !== 'closed') owner?.fail(this.report(err instanceof PlexusError ? err : lost(err, 'subscribe failed')));
+        if (this.status !== 'closed') owner?.fail(this.life.report(err instanceof PlexusError ? err : lost(err, 'subscribe failed')));
       },
     );
     this.inflight.add(tracked);
@@ -392,36 +390,11 @@ export class MqttBus implements Bus, SubscriptionHost {
   }
 
   private checkedPayload(data: Payload | undefined): Uint8Array {
-    const payload = toBytes(data);
-    if (payload.length > this.server.maxPayload) {
-      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${payload.length} bytes exceeds the adapter's ${this.server.maxPayload}`);
-    }
-    return payload;
-  }
-
-  /** Emit `err` to 'error' listeners and return it. */
-  private report(err: PlexusError): PlexusError {
-    for (const l of this.listeners.error) l(err);
-    return err;
-  }
-
-  private assertOpen(): void {
-    if (this.state === 'closed') throw new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection is closed');
-  }
-
-  private setLinkState(s: 'open' | 'reconnecting'): void {
-    if (this.state === 'closed' || this.state === 'draining') return;
-    this.setState(s);
-  }
-
-  private setState(s: ConnectionStatus): void {
-    if (this.state === s) return;
-    this.state = s;
-    for (const l of this.listeners.status) l(s);
+    return sizedPayload(data, this.server.maxPayload, "the adapter's");
   }
 
   private shutdown(reason: PlexusError | undefined): void {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const err = reason ?? new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection was closed');
     this.responders.abortAll(err);
     this.requests.failAll(err);
@@ -430,9 +403,7 @@ export class MqttBus implements Bus, SubscriptionHost {
     this.filters.clear();
     this.bySid.clear();
     for (const w of this.flushWaiters.splice(0)) w.resolve();
-    this.setState('closed');
-    if (reason) for (const l of this.listeners.error) l(reason);
-    this.resolveClosed(reason);
+    this.life.finish(reason);
   }
 }
 

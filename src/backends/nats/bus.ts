@@ -1,9 +1,9 @@
 import type { NatsConnection, Msg, MsgHdrs, Subscription as NatsSubscription } from 'nats';
+import { BusState, sizedPayload } from '../common/bus-state.js';
 import { ErrorCode, PlexusError } from '../../errors/index.js';
 import type { Bus, ServeOptions } from '../../client/bus.js';
 import type { ConnectionEvents, ConnectionStatus, ServerInfo } from '../../client/connection.js';
 import type { Message, Payload, PublishOptions } from '../../client/message.js';
-import { toBytes } from '../../client/payload.js';
 import type { RequestOptions } from '../../client/requests.js';
 import { Responders, type RequestHandler } from '../../client/responder.js';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../../client/subscription.js';
@@ -25,7 +25,8 @@ export interface NatsModule {
  * by a broker), the request timeout, error replies. See docs/backends.md.
  */
 export class NatsBus implements Bus, SubscriptionHost {
-  private state: ConnectionStatus = 'open';
+  /** Status, listeners and `closed`, shared with the other adapters. */
+  private readonly life = new BusState();
   private readonly subs = new Map<number, { plexus: Subscription; nats: NatsSubscription }>();
   private nextSid = 0;
   private readonly responders: Responders;
@@ -33,9 +34,7 @@ export class NatsBus implements Bus, SubscriptionHost {
   private cancelSub: NatsSubscription | undefined;
   /** `Plexus-From` / `Plexus-Conn` alone, shared by publishes without app headers (nats only reads them). */
   private ownHeaders: MsgHdrs | undefined;
-  private readonly listeners: { [K in keyof ConnectionEvents]: Set<ConnectionEvents[K]> } = { status: new Set(), error: new Set() };
-  private resolveClosed!: (err: PlexusError | undefined) => void;
-  readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
+  readonly closed: Promise<PlexusError | undefined> = this.life.closed;
   readonly server: ServerInfo;
   /** The durable patterns this backend gives (JetStream), for `kv(bus, …)` and friends. */
   readonly [PATTERN_PROVIDER]: PatternProvider;
@@ -73,16 +72,15 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   get status(): ConnectionStatus {
-    return this.state;
+    return this.life.status;
   }
 
   on<K extends keyof ConnectionEvents>(event: K, listener: ConnectionEvents[K]): () => void {
-    this.listeners[event].add(listener);
-    return () => this.listeners[event].delete(listener);
+    return this.life.on(event, listener);
   }
 
   publish(subject: string, data?: Payload, options: PublishOptions = {}): void {
-    this.assertOpen();
+    this.life.assertOpen();
     checkSubject(subject, false);
     const payload = this.checkedPayload(data);
     if (options.reply !== undefined) checkSubject(options.reply, false);
@@ -93,7 +91,7 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
-    this.assertOpen();
+    this.life.assertOpen();
     checkSubject(subject, true);
     if (options.overflow === 'block') {
       throw new PlexusError(
@@ -107,7 +105,7 @@ export class NatsBus implements Bus, SubscriptionHost {
     const nats = this.nc.subscribe(subject, {
       ...(options.queue ? { queue: options.queue } : {}),
       callback: (err, m) => {
-        if (err) return plexus.fail(this.report(fromNatsError(err)));
+        if (err) return plexus.fail(this.life.report(fromNatsError(err)));
         const msg = toMessage(m, this);
         if (!filter || headersMatch(msg, filter)) plexus.push(msg);
       },
@@ -130,7 +128,7 @@ export class NatsBus implements Bus, SubscriptionHost {
 
   request(subject: string, data?: Payload, options: RequestOptions = {}): Promise<Message> {
     try {
-      this.assertOpen();
+      this.life.assertOpen();
       checkSubject(subject, false);
     } catch (err) {
       return Promise.reject(err);
@@ -164,14 +162,14 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   async flush(timeoutMs = 5000): Promise<void> {
-    this.assertOpen();
+    this.life.assertOpen();
     await withTimeout(this.nc.flush(), timeoutMs, 'flush');
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const deadline = Date.now() + timeoutMs;
-    this.setState('draining');
+    this.life.set('draining');
     for (const { plexus } of [...this.subs.values()]) this.unsubscribe(plexus);
     await this.responders.idle(deadline);
     while (this.requests.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -183,7 +181,7 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     this.shutdown(undefined);
     await this.nc.close();
   }
@@ -197,11 +195,7 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   private checkedPayload(data: Payload | undefined): Uint8Array {
-    const payload = toBytes(data);
-    if (payload.length > this.server.maxPayload) {
-      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${payload.length} bytes exceeds the server's ${this.server.maxPayload}`);
-    }
-    return payload;
+    return sizedPayload(data, this.server.maxPayload, "the server's");
   }
 
   /** The responders' replies (and error replies) as NATS publishes. */
@@ -232,45 +226,27 @@ export class NatsBus implements Bus, SubscriptionHost {
 
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (this.state === 'closed' || this.state === 'draining') continue;
-      if (s.type === 'disconnect' || s.type === 'reconnecting') this.setState('reconnecting');
-      else if (s.type === 'reconnect') this.setState('open');
+      if (this.status === 'closed' || this.status === 'draining') continue;
+      if (s.type === 'disconnect' || s.type === 'reconnecting') this.life.set('reconnecting');
+      else if (s.type === 'reconnect') this.life.set('open');
       // Asynchronous refusals (e.g. a publish the server's permissions deny), as on the embedded broker.
       // nats.js reports only the error's code here (e.g. PERMISSIONS_VIOLATION).
       else if (s.type === 'error') {
         const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
         const what = ctx ? `${ctx.operation} on ${ctx.subject} was refused` : `server error ${String(s.data)}`;
-        this.report(fromNatsError({ code: s.data, message: what }));
+        this.life.report(fromNatsError({ code: s.data, message: what }));
       }
     }
   }
 
-  /** Emit `err` to 'error' listeners and return it. */
-  private report(err: PlexusError): PlexusError {
-    for (const l of this.listeners.error) l(err);
-    return err;
-  }
-
-  private assertOpen(): void {
-    if (this.state === 'closed') throw new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection is closed');
-  }
-
-  private setState(s: ConnectionStatus): void {
-    if (this.state === s) return;
-    this.state = s;
-    for (const l of this.listeners.status) l(s);
-  }
-
   private shutdown(reason: PlexusError | undefined): void {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const err = reason ?? new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection was closed');
     this.responders.abortAll(err);
     this.requests.failAll(err);
     for (const { plexus } of this.subs.values()) plexus.end();
     this.subs.clear();
-    this.setState('closed');
-    if (reason) for (const l of this.listeners.error) l(reason);
-    this.resolveClosed(reason);
+    this.life.finish(reason);
   }
 }
 

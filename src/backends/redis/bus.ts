@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { BusState, sizedPayload } from '../common/bus-state.js';
 import type { Redis } from 'ioredis';
 import { ErrorCode, PlexusError } from '../../errors/index.js';
 import type { Bus, ServeOptions } from '../../client/bus.js';
 import type { ConnectionEvents, ConnectionStatus, ServerInfo } from '../../client/connection.js';
 import type { Message, Payload, PublishOptions } from '../../client/message.js';
-import { toBytes } from '../../client/payload.js';
 import type { RequestOptions } from '../../client/requests.js';
 import { Responders, type RequestHandler } from '../../client/responder.js';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from '../../client/subscription.js';
@@ -40,7 +40,8 @@ interface SubEntry {
  * no-responders. See docs/backends/redis.md.
  */
 export class RedisBus implements Bus, SubscriptionHost {
-  private state: ConnectionStatus = 'open';
+  /** Status, listeners and `closed`, shared with the other adapters. */
+  private readonly life = new BusState();
   private readonly subs = new Map<number, SubEntry>();
   private readonly byKey = new Map<string, Set<SubEntry>>();
   private nextSid = 0;
@@ -52,9 +53,7 @@ export class RedisBus implements Bus, SubscriptionHost {
   private readonly claims: QueueClaims;
   private readonly inbox: string;
   private cancelListening = false;
-  private readonly listeners: { [K in keyof ConnectionEvents]: Set<ConnectionEvents[K]> } = { status: new Set(), error: new Set() };
-  private resolveClosed!: (err: PlexusError | undefined) => void;
-  readonly closed: Promise<PlexusError | undefined> = new Promise((r) => (this.resolveClosed = r));
+  readonly closed: Promise<PlexusError | undefined> = this.life.closed;
   readonly server: ServerInfo;
   /** No durable patterns yet: each pattern function throws PLEXUS_ERR_NOT_SUPPORTED with the reason. */
   readonly [PATTERN_PROVIDER]: PatternProvider = {
@@ -93,8 +92,8 @@ export class RedisBus implements Bus, SubscriptionHost {
       this.dispatch(`p:${pattern.toString()}`, channel.toString(), data),
     );
     for (const r of [cmd, sub]) {
-      r.on('reconnecting', () => this.setLinkState('reconnecting'));
-      r.on('ready', () => this.setLinkState(cmd.status === 'ready' && sub.status === 'ready' ? 'open' : 'reconnecting'));
+      r.on('reconnecting', () => this.life.link('reconnecting'));
+      r.on('ready', () => this.life.link(cmd.status === 'ready' && sub.status === 'ready' ? 'open' : 'reconnecting'));
       r.on('end', () => this.shutdown(lost(new Error('gave up reconnecting'))));
       // Link errors show as status changes; ioredis needs a listener so it does not log them.
       r.on('error', () => undefined);
@@ -107,16 +106,15 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   get status(): ConnectionStatus {
-    return this.state;
+    return this.life.status;
   }
 
   on<K extends keyof ConnectionEvents>(event: K, listener: ConnectionEvents[K]): () => void {
-    this.listeners[event].add(listener);
-    return () => this.listeners[event].delete(listener);
+    return this.life.on(event, listener);
   }
 
   publish(subject: string, data?: Payload, options: PublishOptions = {}): void {
-    this.assertOpen();
+    this.life.assertOpen();
     checkSubject(subject, false);
     checkAppHeaders(options.headers);
     if (options.reply !== undefined) checkSubject(options.reply, false);
@@ -125,7 +123,7 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
-    this.assertOpen();
+    this.life.assertOpen();
     checkSubject(subject, true);
     if (options.overflow === 'block') {
       throw new PlexusError(
@@ -157,12 +155,12 @@ export class RedisBus implements Bus, SubscriptionHost {
     set?.delete(entry);
     if (set && set.size === 0) {
       this.byKey.delete(entry.key);
-      if (this.state !== 'closed') {
+      if (this.status !== 'closed') {
         const name = entry.key.slice(2);
         this.track(entry.key.startsWith('c:') ? this.sub.unsubscribe(name) : this.sub.punsubscribe(name), undefined);
       }
     }
-    if (sub.options.queue && this.state !== 'closed') this.claims.leave(sub.options.queue, sub.subject, this.memberId(sub));
+    if (sub.options.queue && this.status !== 'closed') this.claims.leave(sub.options.queue, sub.subject, this.memberId(sub));
     sub.end();
   }
 
@@ -174,7 +172,7 @@ export class RedisBus implements Bus, SubscriptionHost {
     const timeout = options.timeout ?? this.requestTimeoutMs;
     let payload: Uint8Array;
     try {
-      this.assertOpen();
+      this.life.assertOpen();
       checkSubject(subject, false);
       checkAppHeaders(options.headers);
       checkTimeout(timeout);
@@ -199,7 +197,7 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   serve(subject: string, handler: RequestHandler, options: ServeOptions = {}): Subscription {
-    this.assertOpen();
+    this.life.assertOpen();
     if (!this.cancelListening) {
       this.cancelListening = true;
       this.track(this.sub.subscribe(CANCEL_CHANNEL), undefined);
@@ -212,7 +210,7 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   async flush(timeoutMs = 5000): Promise<void> {
-    this.assertOpen();
+    this.life.assertOpen();
     // Redis answers in order: a PING's reply means every earlier command was processed,
     // and on the subscriber link that every message sent to it before has arrived (so
     // its queue-group claims have been asked); then wait for those claims' answers.
@@ -221,9 +219,9 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const deadline = Date.now() + timeoutMs;
-    this.setState('draining');
+    this.life.set('draining');
     for (const { plexus } of [...this.subs.values()]) this.unsubscribe(plexus);
     await this.responders.idle(deadline);
     while (this.requests.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -235,7 +233,7 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     // Leave the queue-group rotations first, so no message is picked for a closed member.
     this.claims.leaveAll();
     this.shutdown(undefined);
@@ -245,7 +243,7 @@ export class RedisBus implements Bus, SubscriptionHost {
   /** PUBLISH an envelope; a failure (e.g. while reconnecting) goes to 'error' listeners. */
   private send(subject: string, payload: Uint8Array, extra: Partial<EnvelopeMeta>): void {
     this.cmd.publish(subject, encodeEnvelope(this.meta(extra), payload)).catch((err: unknown) => {
-      if (this.state !== 'closed') this.report(lost(err, `publish to ${subject} failed`));
+      if (this.status !== 'closed') this.life.report(lost(err, `publish to ${subject} failed`));
     });
   }
 
@@ -296,7 +294,7 @@ export class RedisBus implements Bus, SubscriptionHost {
 
   /** The responders' replies (and error replies) as PUBLISHes. */
   private sendReply(init: FrameInit): number {
-    if (init.type !== FrameType.PUB || this.state === 'closed') return -1;
+    if (init.type !== FrameType.PUB || this.status === 'closed') return -1;
     let payload = init.payload ?? new Uint8Array();
     let isError = ((init.flags ?? 0) & Flag.ERROR) !== 0;
     if (payload.length > this.server.maxPayload) {
@@ -314,7 +312,7 @@ export class RedisBus implements Bus, SubscriptionHost {
     const tracked = p.then(
       () => undefined,
       (err: unknown) => {
-        if (this.state !== 'closed') owner?.fail(this.report(lost(err, 'subscribe failed')));
+        if (this.status !== 'closed') owner?.fail(this.life.report(lost(err, 'subscribe failed')));
       },
     );
     this.inflight.add(tracked);
@@ -322,36 +320,11 @@ export class RedisBus implements Bus, SubscriptionHost {
   }
 
   private checkedPayload(data: Payload | undefined): Uint8Array {
-    const payload = toBytes(data);
-    if (payload.length > this.server.maxPayload) {
-      throw new PlexusError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${payload.length} bytes exceeds the adapter's ${this.server.maxPayload}`);
-    }
-    return payload;
-  }
-
-  /** Emit `err` to 'error' listeners and return it. */
-  private report(err: PlexusError): PlexusError {
-    for (const l of this.listeners.error) l(err);
-    return err;
-  }
-
-  private assertOpen(): void {
-    if (this.state === 'closed') throw new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection is closed');
-  }
-
-  private setLinkState(s: 'open' | 'reconnecting'): void {
-    if (this.state === 'closed' || this.state === 'draining') return;
-    this.setState(s);
-  }
-
-  private setState(s: ConnectionStatus): void {
-    if (this.state === s) return;
-    this.state = s;
-    for (const l of this.listeners.status) l(s);
+    return sizedPayload(data, this.server.maxPayload, "the adapter's");
   }
 
   private shutdown(reason: PlexusError | undefined): void {
-    if (this.state === 'closed') return;
+    if (this.status === 'closed') return;
     const err = reason ?? new PlexusError(ErrorCode.CONNECTION_CLOSED, 'the connection was closed');
     this.responders.abortAll(err);
     this.requests.failAll(err);
@@ -359,9 +332,7 @@ export class RedisBus implements Bus, SubscriptionHost {
     for (const { plexus } of this.subs.values()) plexus.end();
     this.subs.clear();
     this.byKey.clear();
-    this.setState('closed');
-    if (reason) for (const l of this.listeners.error) l(reason);
-    this.resolveClosed(reason);
+    this.life.finish(reason);
   }
 }
 
