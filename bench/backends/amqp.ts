@@ -9,18 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import amqplib, { type Channel } from 'amqplib';
 import { connectBus, queue } from '../../src/index.js';
+import { busPubSubRate, countdown } from '../lib/bus-bench.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const N = Number(process.argv[2] ?? 20000);
 const RR = Math.max(200, Math.floor(N / 20));
 const PAYLOAD = Buffer.alloc(128, 1);
-
-function done(n: number): { hit(): void; promise: Promise<void> } {
-  let seen = 0;
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { hit: () => (++seen === n ? resolve() : undefined), promise };
-}
 
 /** Publish n messages honouring write backpressure (amqplib returns false when its buffer is full). */
 async function publishAll(ch: Channel, key: string, n: number): Promise<void> {
@@ -36,7 +30,7 @@ async function rawPubSub(): Promise<number> {
   const key = `bench.${randomUUID()}`;
   const q = (await sub.assertQueue('', { exclusive: true, autoDelete: true })).queue;
   await sub.bindQueue(q, 'plexus', key);
-  const d = done(N);
+  const d = countdown(N);
   await sub.consume(q, () => d.hit(), { noAck: true });
   const t0 = performance.now();
   await publishAll(pub, key, N);
@@ -47,23 +41,8 @@ async function rawPubSub(): Promise<number> {
   return rate;
 }
 
-async function plexusPubSub(): Promise<number> {
-  const [pub, sub] = [await connectBus(URL), await connectBus(URL)];
-  const key = `bench.${randomUUID()}`;
-  const d = done(N);
-  sub.subscribe(key, { callback: () => d.hit(), maxPending: N });
-  await sub.flush();
-  const t0 = performance.now();
-  // Bus.publish is fire-and-forget; flush every 1000 so the comparison keeps bounded buffers too.
-  for (let i = 0; i < N; i++) {
-    pub.publish(key, PAYLOAD);
-    if (i % 1000 === 999) await pub.flush();
-  }
-  await d.promise;
-  const rate = N / ((performance.now() - t0) / 1000);
-  await pub.close();
-  await sub.close();
-  return rate;
+function plexusPubSub(): Promise<number> {
+  return busPubSubRate(URL, N, PAYLOAD, 1000);
 }
 
 function p50(xs: number[]): number {
@@ -129,7 +108,7 @@ async function rawQueue(): Promise<[number, number]> {
   const sendRate = Q / ((performance.now() - t0) / 1000);
   const cch = await conn.createChannel();
   await cch.prefetch(64);
-  const d = done(Q);
+  const d = countdown(Q);
   t0 = performance.now();
   await cch.consume(name, (m) => {
     if (m) {

@@ -8,18 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connectBus } from '../../src/index.js';
+import { busPubSubRate, countdown } from '../lib/bus-bench.js';
 
 const URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const N = Number(process.argv[2] ?? 20000);
 const RR = Math.max(200, Math.floor(N / 20));
 const PAYLOAD = Buffer.alloc(128, 1);
-
-function counter(n: number): { hit(): void; promise: Promise<void> } {
-  let seen = 0;
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { hit: () => (++seen === n ? resolve() : undefined), promise };
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -31,7 +25,7 @@ const rawClient = (): Promise<MqttClient> => mqtt.connectAsync(URL, { protocolVe
 async function rawPubSub(): Promise<number> {
   const [pub, sub] = [await rawClient(), await rawClient()];
   const topic = `bench/${randomUUID()}`;
-  const d = counter(N);
+  const d = countdown(N);
   sub.on('message', () => d.hit());
   await sub.subscribeAsync(topic, { qos: 0 });
   const t0 = performance.now();
@@ -42,18 +36,8 @@ async function rawPubSub(): Promise<number> {
   return rate;
 }
 
-async function plexusPubSub(): Promise<number> {
-  const [pub, sub] = [await connectBus(URL), await connectBus(URL)];
-  const subject = `bench.${randomUUID()}`;
-  const d = counter(N);
-  sub.subscribe(subject, { callback: () => d.hit(), maxPending: N });
-  await sub.flush();
-  const t0 = performance.now();
-  for (let i = 0; i < N; i++) pub.publish(subject, PAYLOAD);
-  await d.promise;
-  const rate = N / ((performance.now() - t0) / 1000);
-  await Promise.all([pub.close(), sub.close()]);
-  return rate;
+function plexusPubSub(): Promise<number> {
+  return busPubSubRate(URL, N, PAYLOAD);
 }
 
 async function rawRequestP50(): Promise<number> {

@@ -10,19 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { connectBus, kv } from '../../src/index.js';
+import { busPubSubRate, countdown } from '../lib/bus-bench.js';
 import { percentile } from '../lib/stats.js';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const N = Number(process.argv[2] ?? 50000);
 const RR = Math.max(200, Math.floor(N / 50));
 const PAYLOAD = new Uint8Array(128).fill(1);
-
-function done(n: number): { hit(): void; promise: Promise<void> } {
-  let seen = 0;
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { hit: () => (++seen === n ? resolve() : undefined), promise };
-}
 
 async function timed(n: number, f: (i: number) => Promise<unknown>): Promise<number> {
   const samples: number[] = [];
@@ -39,7 +33,7 @@ const raw = (): Promise<NatsConnection> => natsConnect({ servers: URL });
 async function rawPubSub(): Promise<number> {
   const [pub, sub] = [await raw(), await raw()];
   const subject = `bench.${randomUUID()}`;
-  const d = done(N);
+  const d = countdown(N);
   sub.subscribe(subject, { callback: () => d.hit() });
   await sub.flush();
   const t0 = performance.now();
@@ -54,22 +48,8 @@ async function rawPubSub(): Promise<number> {
   return rate;
 }
 
-async function plexusPubSub(): Promise<number> {
-  const [pub, sub] = [await connectBus(URL), await connectBus(URL)];
-  const subject = `bench.${randomUUID()}`;
-  const d = done(N);
-  sub.subscribe(subject, { callback: () => d.hit(), maxPending: N });
-  await sub.flush();
-  const t0 = performance.now();
-  for (let i = 0; i < N; i++) {
-    pub.publish(subject, PAYLOAD);
-    if (i % 1000 === 999) await pub.flush();
-  }
-  await d.promise;
-  const rate = N / ((performance.now() - t0) / 1000);
-  await pub.close();
-  await sub.close();
-  return rate;
+function plexusPubSub(): Promise<number> {
+  return busPubSubRate(URL, N, PAYLOAD, 1000);
 }
 
 async function rawRequest(): Promise<number> {

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { connectBus } from '../../src/index.js';
+import { busPubSubRate, countdown } from '../lib/bus-bench.js';
 
 const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const N = Number(process.argv[2] ?? 20000);
@@ -18,13 +19,6 @@ const BATCH = 1000;
 const PAYLOAD = Buffer.alloc(128, 1);
 
 /** Resolves after `n` hits. */
-function counter(n: number): { hit(): void; promise: Promise<void> } {
-  let seen = 0;
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { hit: () => (++seen === n ? resolve() : undefined), promise };
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -33,7 +27,7 @@ function median(xs: number[]): number {
 async function rawPubSub(): Promise<number> {
   const [pub, sub] = [new Redis(URL), new Redis(URL)];
   const channel = `bench.${randomUUID()}`;
-  const c = counter(N);
+  const c = countdown(N);
   sub.on('messageBuffer', () => c.hit());
   await sub.subscribe(channel);
   const t0 = performance.now();
@@ -49,22 +43,8 @@ async function rawPubSub(): Promise<number> {
   return rate;
 }
 
-async function plexusPubSub(): Promise<number> {
-  const [pub, sub] = [await connectBus(URL), await connectBus(URL)];
-  const subject = `bench.${randomUUID()}`;
-  const c = counter(N);
-  sub.subscribe(subject, { callback: () => c.hit(), maxPending: N });
-  await sub.flush();
-  const t0 = performance.now();
-  for (let i = 0; i < N; i++) {
-    pub.publish(subject, PAYLOAD);
-    if (i % BATCH === BATCH - 1) await pub.flush();
-  }
-  await c.promise;
-  const rate = N / ((performance.now() - t0) / 1000);
-  await pub.close();
-  await sub.close();
-  return rate;
+function plexusPubSub(): Promise<number> {
+  return busPubSubRate(URL, N, PAYLOAD, BATCH);
 }
 
 async function rawRequestReply(): Promise<number> {
